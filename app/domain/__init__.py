@@ -1,0 +1,1 @@
+"""Plain-Python domain: no Flask, no Celery (enforced by import-linter)."""

@@ -1,0 +1,44 @@
+"""Event bodies as the Lua scripts record them ({seq,event_type,source,ts_ms,data}) → the wire envelope."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.domain.timefmt import iso
+
+ALERT_SEVERITY = {
+    "heartbeat_miss": "warning",
+    "service_down": "critical",
+    "service_deregistered": "warning",
+    "heartbeat_restored": "info",
+    "self_preservation": "critical",
+}
+
+
+def alert_data(data: dict[str, Any], seq: int, ts_ms: int) -> dict[str, Any]:
+    """An `alert` event's data in the §5 shape: ISO times instead of the stream's ms."""
+    out = {k: v for k, v in data.items() if k != "last_seen_ms"}
+    last = data.get("last_seen_ms")
+    out["last_seen"] = iso(int(last)) if last is not None else None
+    out["ts"] = iso(ts_ms)
+    out["seq"] = seq
+    out.setdefault("parent", None)
+    out.setdefault("severity", ALERT_SEVERITY.get(str(data.get("alert_type")), "warning"))
+    return out
+
+
+def envelope(body: str, server_ms: int | None = None) -> dict[str, Any]:
+    raw = json.loads(body)
+    seq, ts_ms = int(raw["seq"]), int(raw["ts_ms"])
+    data = raw.get("data") or {}
+    if raw["event_type"] == "alert" and "alert_type" in data and raw["source"] == "heartbeat_monitor":
+        data = alert_data(data, seq, ts_ms)
+    return {
+        "event_type": raw["event_type"],
+        "seq": seq,
+        "ts": iso(ts_ms),
+        "source": raw["source"],
+        "data": data,
+        "server_timestamp": iso(server_ms if server_ms is not None else ts_ms),
+    }

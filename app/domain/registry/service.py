@@ -1,0 +1,203 @@
+"""The service registry: register (upsert), heartbeat, discover, promote, deregister."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from app.domain.errors import Conflict, NotFound
+from app.domain.ports import EventEmitter
+from app.domain.registry.liveness import liveness
+from app.domain.timefmt import iso, parse_client_ts
+from contracts.common import Success
+from contracts.registry import (
+    DiscoverQuery,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    PromoteRequest,
+    PromoteResponse,
+    RegisterRequest,
+    RegisterResponse,
+    RegistryHealth,
+    ServiceRecord,
+)
+from models.registry_store import RegistryStore, Snapshot
+
+log = logging.getLogger("pas.registry")
+
+METRICS = ("p95_ms", "queue_depth", "load", "message", "progress")
+HEALTHY = {"ok", "running", "queued", "waiting_approval", "done", "paused"}
+DEGRADED = {"degraded", "error", "blocked"}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class Registry:
+    def __init__(self, store: RegistryStore, emitter: EventEmitter, *, preservation_cap_ms: int) -> None:
+        self._store = store
+        self._emitter = emitter
+        self._cap_ms = preservation_cap_ms
+
+    # writes
+
+    def register(self, req: RegisterRequest) -> RegisterResponse:
+        by_name = req.type == "agent" and req.service_id is None
+        for _attempt in range(10):
+            existing = self._store.find_agent_by_name(req.name) if by_name else None
+            service_id = req.service_id or existing or (
+                f"agent-{req.name}" if req.type == "agent" else str(uuid.uuid4())
+            )
+            result = self._store.register(
+                service_id,
+                agent_lookup_name=req.name if by_name else None,
+                expected_existing=existing,
+                interval_ms=req.heartbeat_interval_s * 1000,
+                ttl_ms=req.ttl_s * 1000,
+                index_keys=self._store.index_keys(req.type, req.role, req.name, req.caps),
+                status="ok",
+                fields=self._static_fields(service_id, req),
+            )
+            if result.outcome != "retry":
+                break
+        else:  # pragma: no cover - ten concurrent renames of one agent
+            raise Conflict(f"agent {req.name!r} changed while registering; retry", field="name")
+        self._emitter.emit(result.events)
+        created = result.outcome == "created"
+        log.info(
+            "service_registered",
+            extra={"service_id": service_id, "service_name": req.name, "type": req.type, "new": created},
+        )
+        return RegisterResponse(
+            service_id=service_id, registered_at=iso(result.now_ms), created=created, epoch=int(result.extra)
+        )
+
+    @staticmethod
+    def _static_fields(service_id: str, req: RegisterRequest) -> dict[str, str]:
+        parent = req.labels.get("parent") if req.labels else None
+        reg = {
+            "name": req.name,
+            "type": req.type,
+            "role": req.role,
+            "url": req.url,
+            "caps": req.caps,
+            "labels": req.labels,
+            "ctx_limit": req.ctx_limit,
+            "cost_hint_usd_per_1k": req.cost_hint.usd_per_1k if req.cost_hint else None,
+            "heartbeat_interval_s": req.heartbeat_interval_s,
+            "ttl_s": req.ttl_s,
+        }
+        summary = {"service_id": service_id, **{k: reg[k] for k in ("name", "type", "role", "caps", "labels")}}
+        summary["parent"] = parent
+        fields = {
+            "id": service_id,
+            "reg": _json(reg),
+            "summary": _json(summary),
+            "alert_base": _json({"service_id": service_id, "service_name": req.name, "parent": parent}),
+        }
+        # A new registration starts with no metrics from the previous one.
+        fields.update({m: "null" for m in METRICS})
+        fields["client_ts"] = "null"
+        return fields
+
+    def heartbeat(self, req: HeartbeatRequest) -> HeartbeatResponse:
+        fields = {m: _json(getattr(req, m)) for m in METRICS if getattr(req, m) is not None}
+        if req.ts is not None:
+            fields["client_ts"] = _json(req.ts)
+        result = self._store.heartbeat(req.service_id, req.status, req.epoch, fields)
+        self._emitter.emit(result.events)
+        if result.outcome == "not_found":
+            raise NotFound(f"service_id {req.service_id!r} not found", field="service_id")
+        if result.outcome == "stale_epoch":
+            raise Conflict(
+                f"heartbeat for epoch {req.epoch} but service_id {req.service_id!r} is at epoch {result.extra}",
+                field="epoch",
+                current_epoch=int(result.extra),
+            )
+        return HeartbeatResponse(ts=iso(result.now_ms), status=req.status, epoch=int(result.extra))
+
+    def deregister(self, service_id: str) -> Success:
+        result = self._store.deregister(service_id)
+        if result.outcome == "not_found":
+            raise NotFound(f"service_id {service_id!r} not found", field="service_id")
+        self._emitter.emit(result.events)
+        log.info("service_deregistered", extra={"service_id": service_id, "reason": "manual"})
+        return Success(ts=iso(result.now_ms))
+
+    def promote(self, req: PromoteRequest) -> PromoteResponse:
+        def rewrite(current: dict[str, str], to_role: str) -> tuple[dict[str, str], list[str], list[str]]:
+            reg = json.loads(current["reg"])
+            summary = json.loads(current["summary"])
+            reg["role"] = summary["role"] = to_role
+            old_idx: list[str] = json.loads(current["idx"])
+            new_idx = self._store.index_keys(reg["type"], to_role, reg["name"], reg["caps"])
+            return {"reg": _json(reg), "summary": _json(summary), "idx": _json(new_idx)}, old_idx, new_idx
+
+        count = self._store.promote(req.name, req.from_role, req.to_role, rewrite)
+        if count == 0:
+            raise NotFound(f"no service named {req.name!r} in role {req.from_role!r}", field="name")
+        log.info("service_promoted", extra={"service_name": req.name, "to_role": req.to_role, "count": count})
+        return PromoteResponse(updated_instances=count, ts=iso(self._store.time_ms()))
+
+    # reads
+
+    def records(self, snapshot: Snapshot) -> list[ServiceRecord]:
+        """Live records ordered by name, then newest registration first."""
+        rows = []
+        for h in snapshot.services:
+            record = self._record(h, snapshot)
+            if record is not None:
+                rows.append(((record.name, -int(h["registered_ms"]), record.service_id), record))
+        rows.sort(key=lambda row: row[0])
+        return [record for _key, record in rows]
+
+    def discover(self, query: DiscoverQuery) -> list[ServiceRecord]:
+        filters = [(f, v) for f in ("type", "role", "cap", "name") if (v := getattr(query, f)) is not None]
+        ids = self._store.ids_matching(filters)
+        records = self.records(self._store.snapshot(ids))
+        if query.status is not None:
+            records = [r for r in records if r.status == query.status]
+        return records
+
+    def get(self, service_id: str) -> ServiceRecord:
+        records = self.records(self._store.snapshot([service_id]))
+        if not records:
+            raise NotFound(f"service_id {service_id!r} not found", field="service_id")
+        return records[0]
+
+    def health(self) -> RegistryHealth:
+        records = self.records(self._store.snapshot())
+        return RegistryHealth(registered=len(records), healthy=sum(r.status == "ok" for r in records))
+
+    def _record(self, h: dict[str, str], snap: Snapshot) -> ServiceRecord | None:
+        live = liveness(
+            now_ms=snap.now_ms,
+            last_hb_ms=int(h["last_hb_ms"]),
+            interval_ms=int(h["interval_ms"]),
+            acted_level=int(h["missed"]),
+            state=h["state"],
+            preservation_since_ms=snap.preservation_since_ms,
+            preservation_cap_ms=self._cap_ms,
+        )
+        if live.gone:
+            return None
+        reg = json.loads(h["reg"])
+        client_ts = json.loads(h.get("client_ts") or "null")
+        client_ms = parse_client_ts(client_ts) if client_ts is not None else None
+        record = ServiceRecord(
+            service_id=h["id"],
+            **reg,
+            status="down" if live.down else h["status"],
+            last_heartbeat_ts=iso(int(h["last_hb_ms"])),
+            registered_at=iso(int(h["registered_ms"])),
+            **{m: json.loads(h.get(m) or "null") for m in METRICS},
+            missed_beats=live.missed,
+            epoch=int(h["epoch"]),
+            suspect=live.held,
+            client_ts=client_ts,
+            clock_skew_ms=client_ms - int(h["last_hb_ms"]) if client_ms is not None else None,
+        )
+        return record

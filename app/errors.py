@@ -1,0 +1,103 @@
+"""Exceptions → JSON (only here). Never a 500 for any input; a 500 is a logged bug."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import json
+
+from flask import Flask, Response, current_app
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotImplementedYet,
+    PasError,
+    StoreUnavailable,
+)
+
+log = logging.getLogger("pas.errors")
+
+STATUS: dict[type[PasError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    NotImplementedYet: 501,
+    StoreUnavailable: 503,
+}
+
+
+def status_for(exc: PasError) -> int:
+    """The most specific class wins."""
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 400)
+
+
+def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    resp = current_app.response_class(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def validation_body(exc: ValidationError) -> tuple[int, dict[str, Any]]:
+    errors = exc.errors(include_input=False, include_url=False)  # inputs may hold secrets
+    if any(e["type"] == "json_invalid" for e in errors):
+        detail = next(e["msg"] for e in errors if e["type"] == "json_invalid")
+        return 400, {"error": "malformed_json", "detail": detail}
+    items = [{"field": _field(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    first = items[0]
+    return 422, {
+        "error": "validation_error",
+        "detail": f"{first['field']}: {first['msg']}" + (f" (+{len(items) - 1} more)" if len(items) > 1 else ""),
+        "field": first["field"],
+        "errors": items,
+    }
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError) -> Response:
+        status, body = validation_body(exc)
+        return error_response(status, body)
+
+    @app.errorhandler(PasError)
+    def _pas(exc: PasError) -> Response:
+        body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
+        if exc.field is not None:
+            body["field"] = exc.field
+        body.update(exc.extra)
+        return error_response(status_for(exc), body)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        name = {
+            400: "bad_request",
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
+        }.get(code, (exc.name or "error").lower().replace(" ", "_"))
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return error_response(code, {"error": name, "detail": exc.description or exc.name}, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        import redis
+
+        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+            log.warning("store_unavailable", extra={"error": type(exc).__name__})
+            return error_response(503, {"error": "store_unavailable", "detail": "Redis is unreachable"})
+        log.exception("unhandled_error", extra={"error": type(exc).__name__})
+        return error_response(500, {"error": "internal_error", "detail": "unexpected server error (logged)"})

@@ -1,0 +1,72 @@
+"""create_app: reads like a table of contents."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.dispatch import PortDispatch
+from app.errors import register_error_handlers
+from app.extensions import db, init_celery, init_redis, socketio
+from app.http_hooks import register_request_hooks
+from app.logging import configure_logging
+from app.wiring import build_services
+from config.celery import celery_config
+from config.settings import ROOT, Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, serve_socketio: bool = True, process: str = "web") -> Flask:
+    settings = settings or get_settings()
+    configure_logging(settings.pas_log_level, process)
+    app = Flask("pas", root_path=str(ROOT), template_folder="templates", static_folder="static")
+    if settings.database_url is None:
+        settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=settings.effective_database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings.pas_max_body_bytes,
+        REDIS_URL=settings.effective_redis_url,
+        CELERY=celery_config(settings),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.compact = True  # type: ignore[attr-defined]  # clients grep raw bodies
+    app.extensions["settings"] = settings
+
+    db.init_app(app)
+    init_redis(app)
+    init_celery(app)
+    if serve_socketio:  # Celery workers only publish
+        from blueprints import socketio as socketio_handlers
+
+        socketio.init_app(
+            app,
+            message_queue=settings.effective_redis_url,
+            channel=f"{settings.pas_key_prefix}:socketio",
+            async_mode=settings.pas_async_mode,
+            cors_allowed_origins=[],  # same origin only
+            logger=False,
+            engineio_logger=False,
+        )
+        socketio_handlers.register(socketio)
+
+    register_error_handlers(app)
+    register_request_hooks(app, settings)
+    register_blueprints(app)
+    app.wsgi_app = PortDispatch(app.wsgi_app, enabled=settings.pas_legacy_ports)  # type: ignore[method-assign]
+    app.extensions["pas"] = build_services(app, settings)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints import heartbeat_monitor, meta, registry
+
+    app.register_blueprint(registry.bp)
+    app.register_blueprint(heartbeat_monitor.bp)
+    app.register_blueprint(meta.bp)
+    meta.register_service_meta(app)
+
+
+def create_tables(app: Flask) -> None:
+    import models.alerts  # noqa: F401  (registers the table on the metadata)
+
+    with app.app_context():
+        db.create_all()

@@ -1,0 +1,19 @@
+"""`celery -A app.worker …`: the one module that builds an app at import."""
+
+from __future__ import annotations
+
+from celery.signals import worker_process_init
+
+from app.extensions import db
+from app.factory import create_app
+
+flask_app = create_app(serve_socketio=False, process="worker")
+celery = flask_app.extensions["celery"]
+celery.conf.include = ["tasks.heartbeat_monitor"]
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _after_fork(**_: object) -> None:
+    # Pooled SQL connections must not cross the prefork boundary.
+    with flask_app.app_context():
+        db.engine.dispose(close=False)

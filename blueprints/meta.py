@@ -1,0 +1,156 @@
+"""What every port serves besides its service: GET /, /openapi.json, /docs; and PAS-wide /health on the
+main port. Services whose issue is not built yet answer 501 JSON on their ports and prefixes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import json
+
+from flask import Blueprint, Flask, Response, current_app, request, url_for
+from offapi import OpenAPITemplate
+
+from app.dispatch import LEGACY_PORT
+from app.domain.errors import NotImplementedYet
+from blueprints._http import api, respond, svc
+from config.ports import SERVICES, ServicePort
+from contracts.common import ServiceIndex
+
+VERSION = "0.1.0"
+BUILT = {"registry", "heartbeat-monitor"}
+
+bp = Blueprint("meta", __name__)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return current_app.response_class(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+
+
+def full_spec() -> dict[str, Any]:
+    return api.spec  # type: ignore[no-any-return]
+
+
+def service_spec(service: ServicePort) -> dict[str, Any]:
+    """The service's part of the document, with paths as its legacy port serves them."""
+    spec = copy.deepcopy(full_spec())
+    spec["paths"] = {
+        path[len(service.prefix) :] or "/": ops
+        for path, ops in spec["paths"].items()
+        if path.startswith(service.prefix + "/")
+    }
+    spec["info"]["title"] = service.title
+    spec["tags"] = [t for t in spec.get("tags", []) if t["name"] == service.slug]
+    return spec
+
+
+def docs_page(spec_url: str) -> Response:
+    # offapi inlines Swagger UI, so the page works with no internet.
+    return current_app.response_class(
+        OpenAPITemplate.SWAGGER.value.format(spec_url=spec_url), mimetype="text/html"
+    )
+
+
+def _port_of(service: ServicePort) -> int:
+    return int(request.environ.get(LEGACY_PORT) or service.port)
+
+
+def _on_legacy_port() -> bool:
+    return request.environ.get(LEGACY_PORT) is not None
+
+
+def register_service_meta(app: Flask) -> None:
+    """GET /, /openapi.json and /docs for every service; a 501 catch-all for the ones not built yet."""
+    for service in SERVICES:
+        slug, prefix = service.slug, service.prefix
+
+        def index(service: ServicePort = service) -> Response:
+            prefix = "" if _on_legacy_port() else service.prefix
+            endpoints = sorted(
+                {
+                    (prefix + str(rule)[len(service.prefix) :]) or "/"
+                    for rule in current_app.url_map.iter_rules()
+                    if str(rule).startswith(service.prefix + "/") and "<path:rest>" not in str(rule)
+                }
+            )
+            built = service.slug in BUILT
+            body = ServiceIndex(
+                service=service.name,
+                version=VERSION,
+                port=_port_of(service),
+                status="ok" if built else "not_implemented",
+                endpoints=endpoints,
+                docs=f"{prefix}/docs",
+            )
+            return respond(body)
+
+        def spec(service: ServicePort = service) -> Response:
+            return _json(service_spec(service))
+
+        def docs(service: ServicePort = service) -> Response:
+            return docs_page(("" if _on_legacy_port() else service.prefix) + "/openapi.json")
+
+        name = slug.replace("/", "_").replace("-", "_")
+        if slug != "hmi":  # the HMI's / is its dashboard page (issue 5)
+            app.add_url_rule(f"{prefix}/", f"meta_{name}_index", index, methods=["GET"])
+        app.add_url_rule(f"{prefix}/openapi.json", f"meta_{name}_openapi", spec, methods=["GET"])
+        app.add_url_rule(f"{prefix}/docs", f"meta_{name}_docs", docs, methods=["GET"])
+        if slug not in BUILT:
+
+            def pending(rest: str = "", service: ServicePort = service) -> Response:
+                raise NotImplementedYet(
+                    f"{service.title} is not built yet in this PAS version", service=service.name
+                )
+
+            for path in (f"{prefix}/<path:rest>", f"{prefix}/health"):
+                app.add_url_rule(
+                    path, f"meta_{name}_pending_{path.count('<')}", pending,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                )
+
+
+@bp.get("/health")
+def health() -> Response:
+    """PAS as a whole: the built services and the stores behind them."""
+    services = svc()
+    redis_ok = True
+    try:
+        services.redis.ping()
+    except Exception:
+        redis_ok = False
+    body = {
+        "status": "ok" if redis_ok else "unhealthy",
+        "service": "pas",
+        "version": VERSION,
+        "redis": "ok" if redis_ok else "unreachable",
+        "services": {s.name: ("ok" if s.slug in BUILT else "not_implemented") for s in SERVICES},
+    }
+    return _json(body, 200 if redis_ok else 503)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return _json(full_spec())
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    return docs_page(url_for("meta.openapi"))
+
+
+@bp.get("/")
+def index() -> Response:
+    """The main port's index until the HMI dashboard takes `/` (issue 5)."""
+    if _on_legacy_port():  # :6101/ is the HMI's page
+        raise NotImplementedYet("the HMI is not built yet in this PAS version", service="hmi_app")
+    body = ServiceIndex(
+        service="pas",
+        version=VERSION,
+        port=request.environ.get("SERVER_PORT") and int(request.environ["SERVER_PORT"]) or 0,
+        status="ok",
+        endpoints=[s.prefix for s in SERVICES] + ["/health", "/openapi.json", "/docs", "/socket.io/"],
+        docs="/docs",
+    )
+    return respond(body)

@@ -1,0 +1,44 @@
+"""Socket.IO handlers (`/socket.io/` on the main port, 6101 and 6102)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_socketio import SocketIO, emit
+
+from app.domain.events import envelope
+from app.domain.timefmt import iso
+from app.wiring import services
+
+
+def register(sio: SocketIO) -> None:
+    @sio.on("connect")
+    def _connect(auth: Any = None) -> None:
+        events = services().events
+        emit(
+            "connected",
+            {
+                "status": "connected",
+                "server_time": iso(events.now_ms()),
+                "buffered_events": events.length(),
+                "last_seq": events.last_seq(),
+            },
+        )
+
+    @sio.on("ping")
+    def _ping(data: Any = None) -> None:
+        emit("pong", {"data": data})
+
+    @sio.on("request_history")
+    def _history(data: Any = None) -> None:
+        events = services().events
+        after, limit = 0, 100
+        if isinstance(data, dict):
+            after = _int(data.get("after"), 0)
+            limit = min(1000, max(1, _int(data.get("limit"), 100)))
+        bodies = events.after(after, limit) if after else events.recent(limit)
+        emit("event_history", [envelope(b) for b in bodies])
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default

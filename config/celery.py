@@ -1,0 +1,46 @@
+"""Celery's configuration, derived from Settings (RELIABILITY.md decision 6: at-least-once, one beat)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    url = settings.effective_redis_url
+    prefix = settings.pas_key_prefix
+    return {
+        "broker_url": url,
+        "result_backend": url,
+        "task_ignore_result": True,  # tasks report through Redis/SQL state, not AsyncResult
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            "visibility_timeout": settings.pas_celery_visibility_timeout_s,
+            "global_keyprefix": f"{prefix}:celery:",
+        },
+        "result_backend_transport_options": {"global_keyprefix": f"{prefix}:celery:"},
+        "task_default_queue": f"{prefix}.default",
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,  # Flower
+        "task_send_sent_event": True,
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": url,
+        "redbeat_key_prefix": f"{prefix}:redbeat:",
+        "redbeat_lock_timeout": settings.pas_beat_lock_timeout_s,
+        "beat_max_loop_interval": 1,
+        "beat_schedule": {
+            "heartbeat-monitor-sweep": {
+                "task": "pas.heartbeat_monitor.sweep",
+                "schedule": settings.pas_sweep_interval_s,
+                # A sweep older than two intervals is stale; the next one does its work.
+                "options": {"expires": max(2.0, settings.pas_sweep_interval_s * 2)},
+            },
+        },
+    }

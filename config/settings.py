@@ -1,0 +1,79 @@
+"""The one settings object: every environment variable PAS reads is a field here, named after it."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Unset → `pas up` starts an embedded Valkey and sets this for its children.
+    redis_url: str | None = None
+    # Unset → SQLite under artifacts/.
+    database_url: str | None = None
+
+    pas_root: Path = ROOT
+    pas_artifacts_dir: Path | None = None  # default: <pas_root>/artifacts
+    pas_host: str = "127.0.0.1"
+    pas_port: int = 6100
+    pas_legacy_ports: bool = True  # bind 6121, 6109, … beside the main port
+    pas_async_mode: Literal["gevent", "threading", "eventlet"] = "gevent"
+    pas_web_workers: int = Field(default=1, ge=1, le=16)
+    pas_key_prefix: str = Field(default="pas", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    pas_api_token: SecretStr | None = None  # never printed
+    pas_log_level: str = "INFO"
+    pas_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+
+    # Heartbeat monitor
+    pas_sweep_interval_s: float = Field(default=1.0, gt=0, le=60)
+    pas_sweep_batch: int = Field(default=1000, ge=1)
+    # Deregistration is held while more than half of at least this many services are silent at once.
+    pas_self_preservation_min_services: int = Field(default=4, ge=1)
+    pas_self_preservation_cap_s: float = Field(default=10.0, ge=0)
+    pas_alert_jsonl: bool = True
+
+    # Events
+    pas_events_maxlen: int = Field(default=100_000, ge=100)
+
+    # Celery
+    pas_celery_visibility_timeout_s: int = Field(default=3600, ge=10)
+    pas_beat_lock_timeout_s: int = Field(default=10, ge=2)
+
+    # Flower
+    pas_flower_port: int = 5555
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.pas_artifacts_dir or self.pas_root / "artifacts"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # psycopg 3 is the driver we ship; plain postgresql:// would ask SQLAlchemy for psycopg2.
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            elif url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+            return url
+        return f"sqlite:///{self.artifacts_dir / 'pas.db'}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("REDIS_URL is not set: start PAS with `pas up`, which starts an embedded Valkey")
+        return self.redis_url
+
+
+@cache
+def get_settings() -> Settings:
+    """Entry points only; everything else is handed a Settings."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pydantic models: the one source of every wire shape. `pas contracts export` writes *.schema.json from them."""

@@ -1,0 +1,38 @@
+"""SQL side of the alert history: idempotent inserts keyed by event seq, filtered reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from models.alerts import AlertRow
+
+
+class AlertStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(AlertRow).values(list(rows)).on_conflict_do_nothing(index_elements=["seq"])
+        with Session(self._engine) as session, session.begin():
+            session.execute(stmt)
+
+    def latest(self, limit: int, service_id: str | None, alert_type: str | None) -> list[AlertRow]:
+        query = select(AlertRow).order_by(AlertRow.seq.desc()).limit(limit)
+        if service_id is not None:
+            query = query.where(AlertRow.service_id == service_id)
+        if alert_type is not None:
+            query = query.where(AlertRow.alert_type == alert_type)
+        with Session(self._engine) as session:
+            rows = list(session.scalars(query))
+            session.expunge_all()
+        rows.reverse()  # oldest first, as the contract reads
+        return rows

@@ -1,0 +1,64 @@
+"""The event stream in Redis: an append-only stream whose entry ids are the event seq numbers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from models.keys import Keys
+from models.scripts import lua
+
+
+class EventStore:
+    def __init__(self, client: redis.Redis, keys: Keys, maxlen: int) -> None:
+        self._r = client
+        self._keys = keys
+        self._maxlen = maxlen
+        self._publish = client.register_script(lua("publish"))
+
+    def append(self, event_type: str, source: str, data: dict[str, Any]) -> str:
+        """Writes one event (seq assigned atomically) and returns its body for live emission."""
+        out = self._publish(
+            args=[self._keys.prefix, self._maxlen, 0, event_type, source, json.dumps(data, separators=(",", ":"))]
+        )
+        return str(out[0])
+
+    def after(self, seq: int, count: int = 1000) -> list[str]:
+        entries = self._r.xrange(self._keys.events(), min=f"{seq + 1}-0", max="+", count=count)
+        return [fields["e"] for _id, fields in entries]  # type: ignore[union-attr]
+
+    def recent(self, count: int) -> list[str]:
+        entries = self._r.xrevrange(self._keys.events(), count=count)
+        return [fields["e"] for _id, fields in reversed(entries)]  # type: ignore[arg-type]
+
+    def now_ms(self) -> int:
+        sec, usec = self._r.time()  # type: ignore[misc]
+        return int(sec) * 1000 + int(usec) // 1000
+
+    def last_seq(self) -> int:
+        value = self._r.get(self._keys.event_seq())
+        return int(value) if value else 0  # type: ignore[arg-type]
+
+    def length(self) -> int:
+        return int(self._r.xlen(self._keys.events()))  # type: ignore[arg-type]
+
+    def shipped(self) -> int:
+        value = self._r.get(self._keys.events_shipped())
+        return int(value) if value else 0  # type: ignore[arg-type]
+
+    def mark_shipped(self, seq: int) -> None:
+        self._r.set(self._keys.events_shipped(), seq)
+
+    def try_lock(self, name: str, token: str, ttl_ms: int) -> bool:
+        return bool(self._r.set(name, token, nx=True, px=ttl_ms))
+
+    def unlock(self, name: str, token: str) -> None:
+        # Delete only our own lock (compare-and-delete).
+        self._r.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+            1,
+            name,
+            token,
+        )

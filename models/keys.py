@@ -1,0 +1,74 @@
+"""Every Redis key PAS uses is built here: `<prefix>:<service>:<entity>[:<id>]`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+
+def key_part(value: str) -> str:
+    """Client ids may hold ':' '*' '{'; escaped, they cannot reach another key."""
+    return quote(value, safe="")
+
+
+def from_key_part(part: str) -> str:
+    return unquote(part)
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "pas"
+
+    # registry — members of sets and sorted sets are escaped ids (key_part)
+    def service(self, service_id: str) -> str:  # hash
+        return f"{self.prefix}:registry:service:{key_part(service_id)}"
+
+    def service_prefix(self) -> str:  # Lua appends the escaped id
+        return f"{self.prefix}:registry:service:"
+
+    def service_ids(self) -> str:  # set of escaped ids
+        return f"{self.prefix}:registry:ids"
+
+    def index(self, field: str, value: str) -> str:  # set of escaped ids
+        return f"{self.prefix}:registry:index:{field}:{key_part(value)}"
+
+    def index_prefix(self) -> str:
+        return f"{self.prefix}:registry:index:"
+
+    # heartbeat monitor
+    def deadlines(self) -> str:  # zset: escaped id -> next check, ms on the Redis clock
+        return f"{self.prefix}:heartbeat_monitor:deadlines"
+
+    def alive_prefix(self) -> str:  # string per service with PEXPIRE ttl_s (the card's key expiry)
+        return f"{self.prefix}:heartbeat_monitor:alive:"
+
+    def alive(self, service_id: str) -> str:
+        return f"{self.alive_prefix()}{key_part(service_id)}"
+
+    def silent(self) -> str:  # set of escaped ids that missed at least one beat
+        return f"{self.prefix}:heartbeat_monitor:silent"
+
+    def preservation(self) -> str:  # string: ms since self-preservation began; absent = off
+        return f"{self.prefix}:heartbeat_monitor:preservation"
+
+    def last_sweep(self) -> str:  # string: ms of the last sweep
+        return f"{self.prefix}:heartbeat_monitor:last_sweep"
+
+    def shipper_lock(self) -> str:
+        return f"{self.prefix}:heartbeat_monitor:shipper_lock"
+
+    def sweep_lock(self) -> str:
+        return f"{self.prefix}:heartbeat_monitor:sweep_lock"
+
+    # event stream
+    def event_seq(self) -> str:  # counter
+        return f"{self.prefix}:event_stream:seq"
+
+    def events(self) -> str:  # stream; entry id = <seq>-1
+        return f"{self.prefix}:event_stream:events"
+
+    def events_shipped(self) -> str:  # last seq copied to SQL
+        return f"{self.prefix}:event_stream:shipped"
+
+    def socketio_channel(self) -> str:  # pub/sub ignores DB numbers; the prefix isolates
+        return f"{self.prefix}:socketio"

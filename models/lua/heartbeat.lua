@@ -1,0 +1,25 @@
+-- ARGV[4] escaped id, [5] status, [6] epoch ('' = any), then field/value pairs of reported metrics.
+local qid = ARGV[4]
+local h = K_SVC .. qid
+local function reply(outcome, extra)
+  local res = {outcome, NOW_S, extra or ''}
+  for _, e in ipairs(out) do res[#res + 1] = e end
+  return res
+end
+if redis.call('EXISTS', h) == 0 then return reply('not_found') end
+-- A late beat first settles what the clock already decided: heartbeats never resurrect.
+if not advance(qid, true) then return reply('not_found') end
+local epoch = redis.call('HGET', h, 'epoch')
+if ARGV[6] ~= '' and ARGV[6] ~= epoch then return reply('stale_epoch', epoch) end
+local f = redis.call('HMGET', h, 'state', 'status', 'interval_ms', 'ttl_ms')
+for i = 7, #ARGV, 2 do redis.call('HSET', h, ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', h, 'last_hb_ms', NOW_S, 'missed', 0, 'state', 'up', 'status', ARGV[5], 'suspect', '0')
+redis.call('ZADD', K_DEAD, NOW + tonumber(f[3]), qid)
+redis.call('SREM', K_SILENT, qid)
+redis.call('SET', K_ALIVE .. qid, epoch, 'PX', f[4])
+if f[1] == 'down' then
+  alert(h, 'heartbeat_restored', 'restored', 0, NOW)
+  publish('status_update', 'registry', extend(redis.call('HGET', h, 'alert_base'),
+    {from = 'down', to = ARGV[5]}))
+end
+return reply('ok', epoch)

@@ -1,0 +1,105 @@
+-- Shared by every registry/monitor script. ARGV[1..3] are common: key prefix, event stream max length,
+-- self-preservation cap (ms). Liveness uses the Redis clock only (RELIABILITY decision 2).
+local P = ARGV[1]
+local MAXLEN = tonumber(ARGV[2])
+local CAP_MS = tonumber(ARGV[3])
+local K_SVC = P .. ':registry:service:'
+local K_IDS = P .. ':registry:ids'
+local K_DEAD = P .. ':heartbeat_monitor:deadlines'
+local K_ALIVE = P .. ':heartbeat_monitor:alive:'
+local K_SILENT = P .. ':heartbeat_monitor:silent'
+local K_PRES = P .. ':heartbeat_monitor:preservation'
+local K_SEQ = P .. ':event_stream:seq'
+local K_EVENTS = P .. ':event_stream:events'
+
+local t = redis.call('TIME')
+local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local NOW_S = string.format('%d', NOW)
+
+local out = {}  -- event bodies written by this script, returned for live emission
+
+-- data_json is a JSON object text built by the caller (labels and caps pass through untouched).
+local function publish(event_type, source, data_json)
+  local seq = redis.call('INCR', K_SEQ)
+  local body = '{"seq":' .. seq .. ',"event_type":"' .. event_type .. '","source":"' .. source
+    .. '","ts_ms":' .. NOW_S .. ',"data":' .. data_json .. '}'
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, seq .. '-1', 'e', body)
+  out[#out + 1] = body
+end
+
+-- Appends the fields of tbl (a non-empty Lua table) to a JSON object text.
+local function extend(obj_json, tbl)
+  local extra = string.sub(cjson.encode(tbl), 2)
+  if obj_json == '{}' then return '{' .. extra end
+  return string.sub(obj_json, 1, -2) .. ',' .. extra
+end
+
+local function alert(h, alert_type, action, missed, last)
+  local base = redis.call('HGET', h, 'alert_base')
+  publish('alert', 'heartbeat_monitor', extend(base, {
+    alert_type = alert_type, action = action, missed_beats = missed, last_seen_ms = last}))
+end
+
+local function remove(qid, h)
+  local idx = redis.call('HGET', h, 'idx')
+  if idx then
+    for _, k in ipairs(cjson.decode(idx)) do redis.call('SREM', k, qid) end
+  end
+  redis.call('SREM', K_IDS, qid)
+  redis.call('ZREM', K_DEAD, qid)
+  redis.call('SREM', K_SILENT, qid)
+  redis.call('DEL', h, K_ALIVE .. qid)
+end
+
+-- Deregistration is held while self-preservation is on, for max(cap, one interval) from its start.
+local function hold_until(interval)
+  local since = redis.call('GET', K_PRES)
+  if not since then return nil end
+  local until_ms = tonumber(since) + math.max(CAP_MS, interval)
+  if NOW < until_ms then return until_ms end
+  return nil
+end
+
+-- Walks one service up the miss ladder (1 warning, 2 down, 3 deregistered) to where the clock says it is.
+-- Each step is a compare-and-set on the stored level, so a second sweep emits nothing twice.
+-- Returns false when the service is (now) gone.
+local function advance(qid, allow_dereg)
+  local h = K_SVC .. qid
+  local f = redis.call('HMGET', h, 'last_hb_ms', 'interval_ms', 'missed', 'state', 'status')
+  if not f[1] then
+    redis.call('ZREM', K_DEAD, qid)
+    redis.call('SREM', K_SILENT, qid)
+    return false
+  end
+  local last, interval, level = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+  local missed = math.floor((NOW - last) / interval)
+  while level < missed and level < 3 do
+    local nxt = level + 1
+    if nxt == 3 then
+      if not allow_dereg then break end
+      local until_ms = hold_until(interval)
+      if until_ms then
+        redis.call('HSET', h, 'suspect', '1')
+        redis.call('ZADD', K_DEAD, until_ms, qid)
+        return true
+      end
+      alert(h, 'service_deregistered', 'deregistered', 3, last)
+      publish('service_deregistered', 'heartbeat_monitor',
+        extend(redis.call('HGET', h, 'summary'), {reason = 'missed_heartbeats'}))
+      remove(qid, h)
+      return false
+    elseif nxt == 1 then
+      redis.call('SADD', K_SILENT, qid)
+      alert(h, 'heartbeat_miss', 'warning', 1, last)
+    else
+      redis.call('HSET', h, 'state', 'down')
+      alert(h, 'service_down', 'marked_down', 2, last)
+      publish('status_update', 'heartbeat_monitor', extend(redis.call('HGET', h, 'alert_base'),
+        {from = f[5], to = 'down', missed_beats = 2}))
+    end
+    level = nxt
+    redis.call('HSET', h, 'missed', level)
+  end
+  if level < 3 then redis.call('ZADD', K_DEAD, last + (level + 1) * interval, qid) end
+  return true
+end

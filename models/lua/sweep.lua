@@ -1,0 +1,20 @@
+-- ARGV[4] batch size, [5] min services for self-preservation, [6] JSON of the self-preservation alert.
+local due = redis.call('ZRANGEBYSCORE', K_DEAD, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
+-- Pass 1: warnings and downs, which self-preservation never delays.
+for _, qid in ipairs(due) do advance(qid, false) end
+local n = redis.call('SCARD', K_IDS)
+local silent = redis.call('SCARD', K_SILENT)
+if n >= tonumber(ARGV[5]) and silent * 2 > n then
+  if redis.call('SET', K_PRES, NOW_S, 'NX') then
+    publish('alert', 'heartbeat_monitor', extend(ARGV[6], {missed_beats = silent, last_seen_ms = NOW}))
+  end
+else
+  redis.call('DEL', K_PRES)
+end
+-- Pass 2: deregistrations, held while most services are silent at once (PAS itself was likely cut off).
+for _, qid in ipairs(due) do advance(qid, true) end
+redis.call('SET', P .. ':heartbeat_monitor:last_sweep', NOW_S)
+local nxt = redis.call('ZRANGE', K_DEAD, 0, 0, 'WITHSCORES')
+local res = {NOW_S, nxt[2] or '', tostring(#due)}
+for _, e in ipairs(out) do res[#res + 1] = e end
+return res
