@@ -15,14 +15,15 @@ LEGACY_PORT = "pas.legacy_port"
 
 
 class PortDispatch:
-    def __init__(self, wsgi_app: Any, enabled: bool = True) -> None:
+    def __init__(self, wsgi_app: Any, enabled: bool = True, offset: int = 0) -> None:
         self.wsgi_app = wsgi_app
         self.enabled = enabled
+        self.offset = offset
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if self.enabled:
             try:
-                service = BY_PORT.get(int(environ.get("SERVER_PORT") or 0))
+                service = BY_PORT.get(int(environ.get("SERVER_PORT") or 0) - self.offset)
             except ValueError:
                 service = None
             if service is not None:

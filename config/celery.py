@@ -32,6 +32,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "beat_scheduler": "redbeat.RedBeatScheduler",
         "redbeat_redis_url": url,
+        "redbeat_redis_options": {"socket_timeout": 10, "socket_connect_timeout": 5},
         "redbeat_key_prefix": f"{prefix}:redbeat:",
         "redbeat_lock_timeout": settings.pas_beat_lock_timeout_s,
         "beat_max_loop_interval": 1,

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     pas_host: str = "127.0.0.1"
     pas_port: int = 6100
     pas_legacy_ports: bool = True  # bind 6121, 6109, … beside the main port
+    # Added to every port PAS binds (main and legacy), so a test run can live beside a running PAS.
+    pas_port_offset: int = Field(default=0, ge=0, le=50000)
     pas_async_mode: Literal["gevent", "threading", "eventlet"] = "gevent"
     pas_web_workers: int = Field(default=1, ge=1, le=16)
     pas_key_prefix: str = Field(default="pas", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
@@ -49,6 +51,12 @@ class Settings(BaseSettings):
 
     # Flower
     pas_flower_port: int = 5555
+
+    def bind_ports(self) -> list[int]:
+        from config.ports import SERVICES
+
+        legacy = [s.port for s in SERVICES] if self.pas_legacy_ports else []
+        return [p + self.pas_port_offset for p in [self.pas_port, *legacy]]
 
     @property
     def artifacts_dir(self) -> Path:

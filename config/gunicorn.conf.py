@@ -1,0 +1,20 @@
+"""gunicorn settings, derived from Settings: one process binds the main port and every legacy port."""
+
+from config.settings import get_settings
+
+_settings = get_settings()
+
+bind = [f"{_settings.pas_host}:{port}" for port in _settings.bind_ports()]
+worker_class = {"gevent": "gevent", "eventlet": "eventlet", "threading": "gthread"}[_settings.pas_async_mode]
+# One worker per process: Socket.IO's long-polling needs sticky sessions, which gunicorn cannot give.
+workers = _settings.pas_web_workers
+threads = 8 if worker_class == "gthread" else 1
+worker_connections = 2000
+timeout = 60
+graceful_timeout = 10
+keepalive = 30
+accesslog = None  # PAS logs one structured line per request itself
+errorlog = "-"
+loglevel = "warning"
+preload_app = False  # gevent must patch before the app (and its clients) are built
+proc_name = "pas-web"
