@@ -52,7 +52,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
     monitor = HeartbeatMonitor(
         store,
         events,
-        AlertStore(engine),
+        AlertStore(engine, settings.pas_key_prefix),
         registry,
         emitter,
         keys,

@@ -14,19 +14,21 @@ from models.alerts import AlertRow
 
 
 class AlertStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, origin: str) -> None:
         self._engine = engine
+        self._origin = origin
 
     def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(AlertRow).values(list(rows)).on_conflict_do_nothing(index_elements=["seq"])
+        values = [{**row, "origin": self._origin} for row in rows]
+        stmt = insert(AlertRow).values(values).on_conflict_do_nothing(index_elements=["origin", "seq"])
         with Session(self._engine) as session, session.begin():
             session.execute(stmt)
 
     def latest(self, limit: int, service_id: str | None, alert_type: str | None) -> list[AlertRow]:
-        query = select(AlertRow).order_by(AlertRow.seq.desc()).limit(limit)
+        query = select(AlertRow).where(AlertRow.origin == self._origin).order_by(AlertRow.seq.desc()).limit(limit)
         if service_id is not None:
             query = query.where(AlertRow.service_id == service_id)
         if alert_type is not None:

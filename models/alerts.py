@@ -11,6 +11,8 @@ from models.base import Base
 class AlertRow(Base):
     __tablename__ = "alerts"
 
+    # The key prefix of the PAS deployment whose event stream numbered it: two deployments may share a database.
+    origin: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     alert_type: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -23,6 +25,6 @@ class AlertRow(Base):
     body: Mapped[str] = mapped_column(Text, nullable=False)  # the event data as JSON, parent and extras included
 
     __table_args__ = (
-        Index("ix_alerts_service_id_seq", "service_id", "seq"),
-        Index("ix_alerts_alert_type_seq", "alert_type", "seq"),
+        Index("ix_alerts_origin_service_id_seq", "origin", "service_id", "seq"),
+        Index("ix_alerts_origin_alert_type_seq", "origin", "alert_type", "seq"),
     )

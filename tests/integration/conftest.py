@@ -1,0 +1,117 @@
+"""The live fixture: the app served on real ports (main + every legacy port, shifted by an offset), with a
+real Celery worker and beat as processes, all on the run's private Valkey and key prefix."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app.factory import create_app, create_tables
+from config.ports import BY_SLUG
+from config.settings import Settings
+from tests.support import BIN, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_until
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process read the same Settings."""
+    env = {}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        env[name.upper()] = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return base_env(**env)
+
+
+@dataclass
+class Live:
+    app: Flask
+    settings: Settings
+    redis: redis.Redis
+    worker: Proc
+    beat: Proc
+
+    def url(self, slug: str | None = None, path: str = "/") -> str:
+        """A URL on the legacy port of `slug`, or on the main port."""
+        port = (BY_SLUG[slug].port if slug else self.settings.pas_port) + self.settings.pas_port_offset
+        return f"http://127.0.0.1:{port}{path}"
+
+
+@pytest.fixture(scope="session")
+def make_settings(redis_url: str, database_url: str, artifacts: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "database_url": database_url,
+            "pas_key_prefix": unique_prefix(),
+            "pas_async_mode": "threading",
+            "pas_artifacts_dir": artifacts,
+            "pas_log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def live(make_settings: Callable[..., Settings], artifacts: Path) -> Iterator[Live]:
+    settings = make_settings(
+        pas_port_offset=port_offset_with_free_ports(),
+        pas_sweep_interval_s=1.0,
+        # Self-preservation has its own tests; here services die one at a time and must be deregistered.
+        pas_self_preservation_min_services=100_000,
+        pas_log_level="INFO",
+    )
+    app = create_app(settings)
+    create_tables(app)
+    env = settings_env(settings)
+    logs = artifacts / "logs"
+    worker = Proc(
+        "worker",
+        [str(BIN / "celery"), "-A", "app.worker", "worker", "--pool", "prefork", "--concurrency", "2",
+         "--queues", f"{settings.pas_key_prefix}.default", "--without-heartbeat", "--without-mingle",
+         "--without-gossip", "--loglevel", "INFO", "--hostname", f"{settings.pas_key_prefix}@%h"],
+        env, logs,
+    )  # fmt: skip
+    beat = Proc(
+        "beat",
+        [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler", "redbeat.RedBeatScheduler",
+         "--loglevel", "INFO"],
+        env, logs,
+    )  # fmt: skip
+    servers: list[BaseWSGIServer] = []
+    for port in settings.bind_ports():
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = app.extensions["redis"]
+    live = Live(app, settings, client, worker, beat)
+    # The monitor is live once beat's sweeps run in the worker.
+    wait_until(lambda: client.get(f"{settings.pas_key_prefix}:heartbeat_monitor:last_sweep"), 60, 0.2,
+               "the first sweep by beat + worker")  # fmt: skip
+    yield live
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+    beat.stop()
+    worker.stop()
+    if not worker.alive() and worker.p.returncode not in (0, -15, None):
+        print(worker.output()[-3000:])
+
+
+@pytest.fixture
+def app(make_settings: Callable[..., Settings]) -> Iterator[Flask]:
+    """An app on its own key prefix with no worker or beat: sweeps run only when a test calls them."""
+    app = create_app(make_settings(), serve_socketio=False)
+    create_tables(app)
+    yield app
+    app.extensions["redis"].close()
