@@ -55,6 +55,8 @@ def make_settings(redis_url: str, database_url: str, artifacts: Path) -> Callabl
             "pas_async_mode": "threading",
             "pas_artifacts_dir": artifacts,
             "pas_log_level": "WARNING",
+            # Self-preservation has its own test; elsewhere services die a few at a time and must go.
+            "pas_self_preservation_min_services": 100_000,
         }
         values.update(overrides)
         return Settings(**values)
@@ -67,8 +69,6 @@ def live(make_settings: Callable[..., Settings], artifacts: Path) -> Iterator[Li
     settings = make_settings(
         pas_port_offset=port_offset_with_free_ports(),
         pas_sweep_interval_s=1.0,
-        # Self-preservation has its own tests; here services die one at a time and must be deregistered.
-        pas_self_preservation_min_services=100_000,
         pas_log_level="INFO",
     )
     app = create_app(settings)
