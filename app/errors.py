@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
-
-import json
 
 from flask import Flask, Response, current_app
 from pydantic import ValidationError

@@ -14,6 +14,7 @@ from app.domain.events import envelope
 
 log = logging.getLogger("pas.events")
 
+
 class SocketIOEmitter:
     def __init__(self, redis_url: str, channel: str) -> None:
         self._url = redis_url

@@ -51,9 +51,7 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
     register_error_handlers(app)
     register_request_hooks(app, settings)
     register_blueprints(app)
-    app.wsgi_app = PortDispatch(
-        app.wsgi_app, enabled=settings.pas_legacy_ports, offset=settings.pas_port_offset
-    )  # type: ignore[method-assign]
+    app.wsgi_app = PortDispatch(app.wsgi_app, enabled=settings.pas_legacy_ports, offset=settings.pas_port_offset)  # type: ignore[method-assign]
     app.extensions["pas"] = build_services(app, settings)
     return app
 

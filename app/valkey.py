@@ -48,10 +48,9 @@ def wait_ready(url: str, timeout_s: float = 15.0) -> None:
     try:
         while True:
             try:
-                if client.ping():
-                    # Loading the AOF answers LOADING; wait until the data set is in memory.
-                    if int(client.info("persistence").get("loading", 0)) == 0:
-                        return
+                # Loading the AOF answers LOADING; wait until the data set is in memory.
+                if client.ping() and int(client.info("persistence").get("loading", 0)) == 0:
+                    return
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
                 pass
             if time.monotonic() > deadline:

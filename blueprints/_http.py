@@ -6,9 +6,9 @@ from typing import Any, TypeVar
 
 from flask import Response, current_app, request
 from pydantic import BaseModel
+from spectree import Response as SpecResponse
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
-from spectree import Response as SpecResponse
 from werkzeug.exceptions import UnsupportedMediaType
 
 from app.wiring import Services, services

@@ -4,9 +4,8 @@ main port. Services whose issue is not built yet answer 501 JSON on their ports 
 from __future__ import annotations
 
 import copy
-from typing import Any
-
 import json
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from offapi import OpenAPITemplate
@@ -48,9 +47,7 @@ def service_spec(service: ServicePort) -> dict[str, Any]:
 
 def docs_page(spec_url: str) -> Response:
     # offapi inlines Swagger UI, so the page works with no internet.
-    return current_app.response_class(
-        OpenAPITemplate.SWAGGER.value.format(spec_url=spec_url), mimetype="text/html"
-    )
+    return current_app.response_class(OpenAPITemplate.SWAGGER.value.format(spec_url=spec_url), mimetype="text/html")
 
 
 def _port_of(service: ServicePort) -> int:
@@ -100,13 +97,13 @@ def register_service_meta(app: Flask) -> None:
         if slug not in BUILT:
 
             def pending(rest: str = "", service: ServicePort = service) -> Response:
-                raise NotImplementedYet(
-                    f"{service.title} is not built yet in this PAS version", service=service.name
-                )
+                raise NotImplementedYet(f"{service.title} is not built yet in this PAS version", service=service.name)
 
             for path in (f"{prefix}/<path:rest>", f"{prefix}/health"):
                 app.add_url_rule(
-                    path, f"meta_{name}_pending_{path.count('<')}", pending,
+                    path,
+                    f"meta_{name}_pending_{path.count('<')}",
+                    pending,
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 )
 
@@ -148,7 +145,7 @@ def index() -> Response:
     body = ServiceIndex(
         service="pas",
         version=VERSION,
-        port=request.environ.get("SERVER_PORT") and int(request.environ["SERVER_PORT"]) or 0,
+        port=(request.environ.get("SERVER_PORT") and int(request.environ["SERVER_PORT"])) or 0,
         status="ok",
         endpoints=[s.prefix for s in SERVICES] + ["/health", "/openapi.json", "/docs", "/socket.io/"],
         docs="/docs",

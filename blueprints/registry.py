@@ -33,8 +33,12 @@ def register() -> Response:
 
 
 @bp.put("/heartbeat")
-@doc(json=HeartbeatRequest, resp={200: HeartbeatResponse, 404: ErrorBody, 409: ErrorBody}, tags=TAGS,
-     mutating=True)
+@doc(
+    json=HeartbeatRequest,
+    resp={200: HeartbeatResponse, 404: ErrorBody, 409: ErrorBody},
+    tags=TAGS,
+    mutating=True,
+)
 def heartbeat() -> Response:
     """Report liveness (server clock) and optional metrics."""
     return respond(svc().registry.heartbeat(parse(HeartbeatRequest)))

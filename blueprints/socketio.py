@@ -14,7 +14,7 @@ from app.wiring import services
 def register(sio: SocketIO) -> None:
     if getattr(sio, "_pas_handlers", False):  # one SocketIO object serves every app made in this process
         return
-    sio._pas_handlers = True  # type: ignore[attr-defined]
+    sio._pas_handlers = True
 
     @sio.on("connect")
     def _connect(auth: Any = None) -> None:

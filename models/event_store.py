@@ -21,32 +21,39 @@ class EventStore:
     def append(self, event_type: str, source: str, data: dict[str, Any]) -> str:
         """Writes one event (seq assigned atomically) and returns its body for live emission."""
         out = self._publish(
-            args=[self._keys.prefix, self._maxlen, 0, event_type, source, json.dumps(data, separators=(",", ":"))]
+            args=[
+                self._keys.prefix,
+                self._maxlen,
+                0,
+                event_type,
+                source,
+                json.dumps(data, separators=(",", ":")),
+            ]
         )
         return str(out[0])
 
     def after(self, seq: int, count: int = 1000) -> list[str]:
-        entries = self._r.xrange(self._keys.events(), min=f"{seq + 1}-0", max="+", count=count)
-        return [fields["e"] for _id, fields in entries]  # type: ignore[union-attr]
+        entries: Any = self._r.xrange(self._keys.events(), min=f"{seq + 1}-0", max="+", count=count)
+        return [str(fields["e"]) for _id, fields in entries]
 
     def recent(self, count: int) -> list[str]:
-        entries = self._r.xrevrange(self._keys.events(), count=count)
-        return [fields["e"] for _id, fields in reversed(entries)]  # type: ignore[arg-type]
+        entries: Any = self._r.xrevrange(self._keys.events(), count=count)
+        return [str(fields["e"]) for _id, fields in reversed(entries)]
 
     def now_ms(self) -> int:
-        sec, usec = self._r.time()  # type: ignore[misc]
+        sec, usec = self._r.time()
         return int(sec) * 1000 + int(usec) // 1000
 
     def last_seq(self) -> int:
         value = self._r.get(self._keys.event_seq())
-        return int(value) if value else 0  # type: ignore[arg-type]
+        return int(value) if value else 0
 
     def length(self) -> int:
-        return int(self._r.xlen(self._keys.events()))  # type: ignore[arg-type]
+        return int(self._r.xlen(self._keys.events()))
 
     def shipped(self) -> int:
         value = self._r.get(self._keys.events_shipped())
-        return int(value) if value else 0  # type: ignore[arg-type]
+        return int(value) if value else 0
 
     def mark_shipped(self, seq: int) -> None:
         self._r.set(self._keys.events_shipped(), seq)

@@ -62,8 +62,8 @@ class RegistryStore:
         return [str(x) for x in raw[:n_head]], [str(x) for x in raw[n_head:]]
 
     def find_agent_by_name(self, name: str) -> str | None:
-        found = self._r.sinter([self._keys.index("name", name), self._keys.index("type", "agent")])
-        return from_key_part(sorted(found)[0]) if found else None  # type: ignore[arg-type]
+        found: Any = self._r.sinter([self._keys.index("name", name), self._keys.index("type", "agent")])
+        return from_key_part(sorted(found)[0]) if found else None
 
     def register(
         self,
@@ -97,7 +97,12 @@ class RegistryStore:
         return WriteResult(head[0], int(head[1]), head[2], events)
 
     def heartbeat(self, service_id: str, status: str, epoch: int | None, fields: dict[str, str]) -> WriteResult:
-        args: list[str | int] = [*self._common(), key_part(service_id), status, "" if epoch is None else epoch]
+        args: list[str | int] = [
+            *self._common(),
+            key_part(service_id),
+            status,
+            "" if epoch is None else epoch,
+        ]
         for k, v in fields.items():
             args += [k, v]
         head, events = self._result(self._heartbeat(args=args), 3)
@@ -128,7 +133,8 @@ class RegistryStore:
     def snapshot(self, service_ids: list[str] | None = None) -> Snapshot:
         """Services (all, or the given ids) with the Redis clock and monitor state read in one round trip."""
         if service_ids is None:
-            qids = sorted(self._r.smembers(self._keys.service_ids()))  # type: ignore[arg-type]
+            members: Any = self._r.smembers(self._keys.service_ids())
+            qids = sorted(members)
         else:
             qids = [key_part(s) for s in service_ids]
         pipe = self._r.pipeline(transaction=True)
@@ -150,12 +156,13 @@ class RegistryStore:
         """Escaped-id intersection of the index sets; None when no filter applies."""
         if not filters:
             return None
-        found = self._r.sinter([self._keys.index(f, v) for f, v in filters])
-        return [from_key_part(q) for q in found]  # type: ignore[union-attr]
+        found: Any = self._r.sinter([self._keys.index(f, v) for f, v in filters])
+        return [from_key_part(q) for q in found]
 
     def promote(self, name: str, from_role: str, to_role: str, rewrite: Any) -> int:
         """Moves every `name` service in `from_role` to `to_role`; optimistic (WATCH) so it is all-or-nothing."""
         k = self._keys
+        pipe: Any
         with self._r.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -180,5 +187,5 @@ class RegistryStore:
                     continue
 
     def time_ms(self) -> int:
-        sec, usec = self._r.time()  # type: ignore[misc]
+        sec, usec = self._r.time()
         return int(sec) * 1000 + int(usec) // 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -92,10 +93,8 @@ class Proc:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.p.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.p.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:

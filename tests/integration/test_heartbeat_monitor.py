@@ -119,6 +119,7 @@ def test_concurrent_sweeps_emit_each_transition_once(app: Flask) -> None:
     c.post(f"{REG}/register", json=reg_body("cas-keep", interval=3600))
     stop = time.monotonic() + 4.2
     with ThreadPoolExecutor(6) as pool:
+
         def hammer() -> None:
             while time.monotonic() < stop:
                 monitor.sweep_once()
@@ -170,8 +171,8 @@ def test_alerts_reach_socketio_clients_from_the_celery_worker(live: Live) -> Non
     received: list[dict] = []
     client = socketio.Client(reconnection=False)
     connected: list[dict] = []
-    client.on("connected", lambda data: connected.append(data))
-    client.on("event", lambda env: received.append(env))
+    client.on("connected", connected.append)
+    client.on("event", received.append)
     client.connect(live.url(), transports=["websocket"], wait_timeout=10)
     try:
         wait_until(lambda: connected, 5, 0.05, "connected")

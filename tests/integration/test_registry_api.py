@@ -102,7 +102,7 @@ def test_heartbeat_keeps_unsent_metrics_and_reports_skew(client: FlaskClient) ->
     client.put(f"{REG}/heartbeat", json={"service_id": "hb", "status": "running", "ts": "2000-01-01T00:00:00Z"})
     rec = client.get(f"{REG}/services/hb").json
     assert rec["p95_ms"] == 12.5 and rec["queue_depth"] == 3 and rec["status"] == "running"
-    assert rec["clock_skew_ms"] < -10**11  # shown, never used for liveness
+    assert rec["clock_skew_ms"] < -(10**11)  # shown, never used for liveness
 
 
 def test_heartbeat_unknown_and_deregistered_ids_are_404(client: FlaskClient) -> None:
@@ -185,8 +185,15 @@ def test_bad_register_input_is_4xx_json_and_changes_nothing(app: Flask, send, st
 
 @pytest.mark.parametrize(
     "name",
-    ["<script>alert(1)</script>", "'; DROP TABLE x;--", "../../etc/passwd", "{{7*7}}", "a:b*{c}", "\u202eevil",
-     "emoji 🚀"],
+    [
+        "<script>alert(1)</script>",
+        "'; DROP TABLE x;--",
+        "../../etc/passwd",
+        "{{7*7}}",
+        "a:b*{c}",
+        "\u202eevil",
+        "emoji 🚀",
+    ],
 )
 def test_hostile_names_are_stored_verbatim(client: FlaskClient, name: str) -> None:
     sid = f"id:{name}*{{x}}"

@@ -30,9 +30,7 @@ def liveness(
     preservation_cap_ms: int,
 ) -> Liveness:
     missed = max(acted_level, (now_ms - last_hb_ms) // interval_ms) if now_ms >= last_hb_ms else acted_level
-    held = preservation_since_ms is not None and now_ms < preservation_since_ms + max(
-        preservation_cap_ms, interval_ms
-    )
+    held = preservation_since_ms is not None and now_ms < preservation_since_ms + max(preservation_cap_ms, interval_ms)
     gone = missed >= MISSES_BEFORE_DEREGISTER and not held
     down = state == "down" or missed >= MISSES_BEFORE_DOWN
     return Liveness(missed=missed, down=down, gone=gone, held=held and missed >= MISSES_BEFORE_DEREGISTER)

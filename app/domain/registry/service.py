@@ -48,8 +48,8 @@ class Registry:
         by_name = req.type == "agent" and req.service_id is None
         for _attempt in range(10):
             existing = self._store.find_agent_by_name(req.name) if by_name else None
-            service_id = req.service_id or existing or (
-                f"agent-{req.name}" if req.type == "agent" else str(uuid.uuid4())
+            service_id = (
+                req.service_id or existing or (f"agent-{req.name}" if req.type == "agent" else str(uuid.uuid4()))
             )
             result = self._store.register(
                 service_id,
@@ -90,7 +90,10 @@ class Registry:
             "heartbeat_interval_s": req.heartbeat_interval_s,
             "ttl_s": req.ttl_s,
         }
-        summary = {"service_id": service_id, **{k: reg[k] for k in ("name", "type", "role", "caps", "labels")}}
+        summary = {
+            "service_id": service_id,
+            **{k: reg[k] for k in ("name", "type", "role", "caps", "labels")},
+        }
         summary["parent"] = parent
         fields = {
             "id": service_id,
