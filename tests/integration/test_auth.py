@@ -9,7 +9,7 @@ from flask import Flask
 
 from app.factory import create_app, create_tables
 
-TOKEN = "canary-token-5f1e2d"  # noqa: S105 - a canary: it must appear nowhere but the header
+TOKEN = "canary-token-5f1e2d"  # a canary: it must appear nowhere but the header
 
 
 @pytest.fixture
