@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
             message_queue=settings.effective_redis_url,
             channel=f"{settings.pas_key_prefix}:socketio",
             async_mode=settings.pas_async_mode,
-            cors_allowed_origins=[],  # same origin only
+            cors_allowed_origins=None,  # same origin only ([] would switch the check off)
             logger=False,
             engineio_logger=False,
         )

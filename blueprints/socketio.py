@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask_socketio import SocketIO, emit
@@ -17,7 +18,14 @@ def register(sio: SocketIO) -> None:
     sio._pas_handlers = True
 
     @sio.on("connect")
-    def _connect(auth: Any = None) -> None:
+    def _connect(auth: Any = None) -> bool:
+        token = services().settings.pas_api_token
+        if token is not None:
+            presented = auth.get("token") if isinstance(auth, dict) else None
+            if not isinstance(presented, str) or not hmac.compare_digest(
+                presented.encode(), token.get_secret_value().encode()
+            ):
+                return False  # refused: with PAS_API_TOKEN set, live events need it too
         events = services().events
         emit(
             "connected",
@@ -28,6 +36,7 @@ def register(sio: SocketIO) -> None:
                 "last_seq": events.last_seq(),
             },
         )
+        return True
 
     @sio.on("ping")
     def _ping(data: Any = None) -> None:

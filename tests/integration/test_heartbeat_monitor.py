@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 import socketio
 from flask import Flask
@@ -204,3 +205,13 @@ def test_alerts_are_appended_to_the_daily_jsonl(live: Live) -> None:
 
     wait_until(lambda: len(lines()) == 3, 8, 0.1, "three JSONL lines")
     assert [x["action"] for x in lines()] == ["warning", "marked_down", "deregistered"]
+
+
+def test_socketio_refuses_a_foreign_origin(live: Live) -> None:
+    client = socketio.Client(reconnection=False)
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            client.connect(live.url(), transports=["websocket"], headers={"Origin": "http://evil.example"},
+                           wait_timeout=5)  # fmt: skip
+    finally:
+        client.disconnect()
