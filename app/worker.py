@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from app.extensions import db
 from app.factory import create_app
+from app.startup_checks import log_worker_config
 
 flask_app = create_app(serve_socketio=False, process="worker")
 celery = flask_app.extensions["celery"]
@@ -17,3 +18,8 @@ def _after_fork(**_: object) -> None:
     # Pooled SQL connections must not cross the prefork boundary.
     with flask_app.app_context():
         db.engine.dispose(close=False)
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _check_config(**_: object) -> None:
+    log_worker_config(celery.conf, flask_app.extensions["redis"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from app.domain.timefmt import iso
@@ -42,3 +43,22 @@ def envelope(body: str, server_ms: int | None = None) -> dict[str, Any]:
         "data": data,
         "server_timestamp": iso(server_ms if server_ms is not None else ts_ms),
     }
+
+
+def log_transitions(log: logging.Logger, bodies: list[str]) -> None:
+    """One structured line per liveness transition recorded by a script."""
+    for body in bodies:
+        event = json.loads(body)
+        if event["event_type"] != "alert":
+            continue
+        data = event["data"]
+        log.info(
+            "transition",
+            extra={
+                "seq": event["seq"],
+                "alert_type": data.get("alert_type"),
+                "action": data.get("action"),
+                "service_id": data.get("service_id"),
+                "missed_beats": data.get("missed_beats"),
+            },
+        )

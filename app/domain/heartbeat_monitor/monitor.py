@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.domain.events import alert_data
+from app.domain.events import alert_data, log_transitions
 from app.domain.ports import EventEmitter
 from app.domain.registry.service import DEGRADED, Registry
 from app.domain.timefmt import iso
@@ -73,19 +73,7 @@ class HeartbeatMonitor:
     def sweep_once(self) -> SweepResult:
         result = self._store.sweep(PRESERVATION_ALERT)
         self._emitter.emit(result.events)
-        for body in result.events:
-            event = json.loads(body)
-            if event["event_type"] == "alert":
-                data = event["data"]
-                log.info(
-                    "transition",
-                    extra={
-                        "seq": event["seq"],
-                        "alert_type": data.get("alert_type"),
-                        "action": data.get("action"),
-                        "service_id": data.get("service_id"),
-                    },
-                )
+        log_transitions(log, result.events)
         return result
 
     def sweep(self, budget_s: float) -> int:

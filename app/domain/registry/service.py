@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from app.domain.errors import Conflict, NotFound
+from app.domain.events import log_transitions
 from app.domain.ports import EventEmitter
 from app.domain.registry.liveness import liveness
 from app.domain.timefmt import iso, parse_client_ts
@@ -111,7 +112,9 @@ class Registry:
         if req.ts is not None:
             fields["client_ts"] = _json(req.ts)
         result = self._store.heartbeat(req.service_id, req.status, req.epoch, fields)
-        self._emitter.emit(result.events)
+        if result.events:  # a late beat settled the ladder, or restored a down service
+            self._emitter.emit(result.events)
+            log_transitions(log, result.events)
         if result.outcome == "not_found":
             raise NotFound(f"service_id {req.service_id!r} not found", field="service_id")
         if result.outcome == "stale_epoch":
