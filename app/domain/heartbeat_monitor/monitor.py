@@ -96,11 +96,15 @@ class HeartbeatMonitor:
         self.ship()
         return sweeps
 
-    def ship(self) -> int:
-        """Copies alerts recorded in the event stream to SQL and the JSONL log; idempotent by seq."""
+    def ship(self, wait_s: float = 0.0) -> int:
+        """Copies alerts recorded in the event stream to SQL and the JSONL log; idempotent by seq.
+        One shipper at a time (the JSONL has no dedup); with wait_s, waits for the current one to finish."""
         lock, token = self._keys.shipper_lock(), uuid.uuid4().hex
-        if not self._events.try_lock(lock, token, 30_000):
-            return 0
+        give_up = self._monotonic() + wait_s
+        while not self._events.try_lock(lock, token, 30_000):
+            if self._monotonic() >= give_up:
+                return 0
+            self._sleep(0.01)
         shipped = 0
         try:
             cursor = self._events.shipped()
@@ -154,7 +158,7 @@ class HeartbeatMonitor:
     # reads
 
     def alerts(self, query: AlertsQuery) -> list[Alert]:
-        self.ship()  # what the sweep just recorded is visible at once
+        self.ship(wait_s=2.0)  # what the sweep just recorded is visible at once
         rows = self._alerts.latest(query.limit, query.service_id, query.alert_type)
         return [Alert.model_validate_json(row.body) for row in rows]
 
