@@ -7,14 +7,20 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from app.celery_dispatch import CeleryDispatcher, allowed_job_tasks
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
+from app.domain.jobs.service import Jobs
 from app.domain.registry.service import Registry
+from app.domain.resource_manager.capacity import load_config
+from app.domain.resource_manager.service import ResourceManager
 from app.events import SocketIOEmitter
 from config.settings import Settings
 from models.alert_store import AlertStore
 from models.event_store import EventStore
+from models.job_store import JobStore
 from models.keys import Keys
 from models.registry_store import RegistryStore, ScriptParams
+from models.resource_store import ResourceStore
 
 
 @dataclass
@@ -26,6 +32,8 @@ class Services:
     emitter: SocketIOEmitter
     registry: Registry
     heartbeat_monitor: HeartbeatMonitor
+    resource_manager: ResourceManager
+    jobs: Jobs
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -61,7 +69,22 @@ def build_services(app: Flask, settings: Settings) -> Services:
             alerts_dir=settings.artifacts_dir / "hmi" / "events" if settings.pas_alert_jsonl else None,
         ),
     )
-    return Services(settings, client, keys, events, emitter, registry, monitor)
+    resource_manager = ResourceManager(
+        ResourceStore(client, keys, settings.pas_events_maxlen),
+        emitter,
+        load_config(settings.pas_resources_config, settings.artifacts_dir),
+    )
+    resource_manager.init_capacity()
+    jobs = Jobs(
+        JobStore(engine, settings.pas_key_prefix),
+        resource_manager,
+        events,
+        emitter,
+        CeleryDispatcher(app.extensions["celery"], f"{settings.pas_key_prefix}.default"),
+        allowed_job_tasks,
+        events.now_ms,
+    )
+    return Services(settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs)
 
 
 def services() -> Services:

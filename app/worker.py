@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from celery.signals import worker_process_init, worker_ready
 
+from app.celery_dispatch import extra_task_modules
 from app.extensions import db
 from app.factory import create_app
 from app.startup_checks import log_worker_config
 
 flask_app = create_app(serve_socketio=False, process="worker")
 celery = flask_app.extensions["celery"]
-celery.conf.include = ["tasks.heartbeat_monitor"]
+celery.conf.include = [
+    "tasks.heartbeat_monitor",
+    "tasks.resource_manager",
+    "tasks.jobs",
+    *extra_task_modules(),
+]
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

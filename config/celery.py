@@ -37,6 +37,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "redbeat_lock_timeout": settings.pas_beat_lock_timeout_s,
         "beat_max_loop_interval": 1,
         "beat_schedule": {
+            "resource-manager-sweep": {
+                "task": "pas.resource_manager.sweep",
+                "schedule": 1.0,
+                "options": {"expires": 2.0},
+            },
+            "jobs-reconcile": {"task": "pas.jobs.reconcile", "schedule": 1.0, "options": {"expires": 2.0}},
             "heartbeat-monitor-sweep": {
                 "task": "pas.heartbeat_monitor.sweep",
                 "schedule": settings.pas_sweep_interval_s,

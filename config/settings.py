@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     pas_self_preservation_cap_s: float = Field(default=10.0, ge=0)
     pas_alert_jsonl: bool = True
 
+    # Resource manager: capacity ("auto" = detected), port range, per-role limits
+    pas_resources_config: Path = ROOT / "config" / "resources.json"
+
     # Events
     pas_events_maxlen: int = Field(default=100_000, ge=100)
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from contracts.common import Request
+from contracts.common import Body, Query, Request
 
 
 class JobResources(Request):
@@ -13,7 +13,8 @@ class JobResources(Request):
     gpu: int = Field(default=0, ge=0, le=1024)
     gpu_mem_mb: int = Field(default=0, ge=0, le=1 << 30)
     disk_gb: float = Field(default=0, ge=0, le=1 << 20)
-    ports: list[int] = Field(default_factory=list, max_length=1024)
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list, max_length=1024)
+    port_count: int = Field(default=0, ge=0, le=1024)
 
 
 class JobCard(Request):
@@ -28,3 +29,39 @@ class JobCard(Request):
     priority: int = Field(default=5, ge=0, le=9)
     run_id: str | None = Field(default=None, max_length=200)
     parent_job_id: str | None = Field(default=None, max_length=256)
+
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "killed", "timeout", "denied"]
+
+
+class JobRecord(Body):  # type: ignore[no-redef]
+    model_config = ConfigDict(extra="ignore")  # a field named `kwargs` must not meet pydantic's **extra
+
+    job_id: str
+    agent: str
+    task: str
+    status: JobStatus
+    progress: float
+    attempts: int
+    run_id: str | None
+    parent_job_id: str | None
+    reservation_id: str | None
+    timeout_s: int
+    priority: int
+    args: list[Any]
+    kwargs: dict[str, Any]
+    resources: JobResources
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    result: Any = None
+    error: str | None = None
+
+
+class JobList(Body):
+    jobs: list[JobRecord]
+
+
+class JobsQuery(Query):
+    status: JobStatus | None = None
+    limit: int = Field(default=100, ge=1, le=1000)

@@ -60,6 +60,16 @@ class Keys:
     def sweep_lock(self) -> str:
         return f"{self.prefix}:heartbeat_monitor:sweep_lock"
 
+    # resource manager — amounts are integers in each resource's unit (cpu and disk_gb in thousandths)
+    def rm(self, entity: str) -> str:
+        return f"{self.prefix}:resource_manager:{entity}"
+
+    def reservation(self, reservation_id: str) -> str:
+        return f"{self.prefix}:resource_manager:reservation:{key_part(reservation_id)}"
+
+    def reservations_by_job(self, job_id: str) -> str:
+        return f"{self.prefix}:resource_manager:by_job:{key_part(job_id)}"
+
     # event stream
     def event_seq(self) -> str:  # counter
         return f"{self.prefix}:event_stream:seq"

@@ -1,4 +1,4 @@
-"""Lua scripts, each run atomically in Redis with the shared prelude prepended."""
+"""Lua scripts, each run atomically in Redis with the shared prelude(s) prepended."""
 
 from __future__ import annotations
 
@@ -10,4 +10,5 @@ _DIR = Path(__file__).parent / "lua"
 
 @cache
 def lua(name: str) -> str:
-    return (_DIR / "prelude.lua").read_text() + "\n" + (_DIR / f"{name}.lua").read_text()
+    parts = ["prelude"] + (["rm_prelude"] if name.startswith("rm_") else []) + [name]
+    return "\n".join((_DIR / f"{part}.lua").read_text() for part in parts)

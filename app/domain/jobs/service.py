@@ -1,0 +1,193 @@
+"""Job cards on Celery: reserve → enqueue → run → release, every state change a compare-and-set in SQL and an
+event. The worker, not the web process, runs the task; hard timeouts kill it, and a beat sweep catches what a
+dead worker could not report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.ports import EventEmitter
+from app.domain.resource_manager.service import ResourceManager
+from app.domain.timefmt import iso
+from contracts.jobs import JobCard, JobRecord, JobResources, JobsQuery
+from contracts.resource_manager import KillResponse, ReserveDenied, ResourceRequest
+from models.event_store import EventStore
+from models.job_store import JobStore
+from models.jobs import JobRow
+
+log = logging.getLogger("pas.jobs")
+
+MAX_ATTEMPTS = 3  # redeliveries of a job whose worker died, before it is failed (poison job)
+TIMEOUT_GRACE_MS = 2000
+
+# The job a task is running for, so a task can report progress without taking the id as an argument.
+current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
+
+
+class Dispatcher(Protocol):
+    def enqueue(self, job_id: str, timeout_s: int, priority: int) -> None: ...
+
+    def revoke(self, job_id: str) -> None: ...
+
+
+class JobDenied(Conflict):
+    code = "quota_exceeded"
+
+
+class Jobs:
+    def __init__(
+        self,
+        store: JobStore,
+        resources: ResourceManager,
+        events: EventStore,
+        emitter: EventEmitter,
+        dispatcher: Dispatcher,
+        allowed_tasks: Callable[[], frozenset[str]],
+        now_ms: Callable[[], int],
+    ) -> None:
+        self._store = store
+        self._resources = resources
+        self._events = events
+        self._emitter = emitter
+        self._dispatcher = dispatcher
+        self._allowed = allowed_tasks
+        self._now = now_ms
+
+    def _event(self, event_type: str, row: JobRow, **extra: Any) -> None:
+        data = {
+            "job_id": row.job_id,
+            "parent_job_id": row.parent_job_id,
+            "agent": row.agent,
+            "task": row.task,
+            "status": extra.pop("status", row.status),
+            "progress": extra.pop("progress", row.progress),
+            "start_time": iso(row.started_ms) if row.started_ms else None,
+            "end_time": iso(row.finished_ms) if row.finished_ms else None,
+            **extra,
+        }
+        self._emitter.emit([self._events.append(event_type, "jobs", data)])
+        log.info(event_type, extra={"job_id": row.job_id, "task": row.task, "status": data["status"]})
+
+    # edges → domain
+
+    def create(self, card: JobCard) -> JobRecord:
+        allowed = self._allowed()
+        if card.task not in allowed:
+            raise InvalidInput(
+                f"task {card.task!r} is not an allowed job task; allowed: {', '.join(sorted(allowed))}",
+                field="task",
+            )
+        job_id = uuid.uuid4().hex
+        now = self._now()
+        self._store.insert(
+            job_id=job_id, agent=card.agent, task=card.task, card=card.model_dump_json(), status="queued",
+            run_id=card.run_id, parent_job_id=card.parent_job_id, created_ms=now, timeout_s=card.timeout_s,
+        )  # fmt: skip
+        res = card.resources
+        granted = self._resources.reserve(ResourceRequest(job_id=job_id, agent=card.agent, **res.model_dump()))
+        if isinstance(granted, ReserveDenied):
+            self._store.transition(job_id, ["queued"], status="denied", error=granted.reason, finished_ms=now)
+            self._event("job_failed", self._row(job_id), reason=granted.reason)
+            raise JobDenied(granted.reason, field=f"resources.{granted.resource}", job_id=job_id,
+                            resource=granted.resource, status="denied")  # fmt: skip
+        self._store.transition(job_id, ["queued"], reservation_id=granted.reservation_id)
+        row = self._row(job_id)
+        self._event("job_created", row)
+        self._dispatcher.enqueue(job_id, card.timeout_s, card.priority)  # after the commit above
+        return self.record(row)
+
+    def kill(self, job_id: str, reason: str, status: str = "killed") -> KillResponse:
+        row = self._store.get(job_id)
+        if row is None:  # a job the user's clients reserved for directly: only its reservations to kill
+            killed = self._resources.kill_job_reservations(job_id, reason)
+            if not killed.killed_reservations and not self._resources.has_job(job_id):
+                raise NotFound(f"job_id {job_id!r} not found", field="job_id")
+            return killed
+        now = self._now()
+        changed = self._store.transition(job_id, ["queued", "running"], status=status, finished_ms=now, error=reason)
+        if changed:
+            self._dispatcher.revoke(job_id)
+        killed = self._resources.kill_job_reservations(job_id, reason)
+        if changed:
+            row = self._row(job_id)
+            self._event("job_killed", row, reason=reason)
+            alert = {
+                "alert_type": f"job_{status}",
+                "severity": "warning",
+                "job_id": job_id,
+                "message": f"job {job_id} ({row.task}) {status}: {reason}",
+            }
+            self._emitter.emit([self._events.append("alert", "jobs", alert)])
+        return killed
+
+    # worker side
+
+    def begin(self, job_id: str) -> JobCard | None:
+        attempt = self._store.begin_attempt(job_id, self._now())
+        if attempt is None:
+            return None  # killed, timed out or finished meanwhile
+        row = self._row(job_id)
+        if attempt > MAX_ATTEMPTS:
+            self.finish(job_id, "failed", error=f"redelivered {attempt - 1} times (its worker kept dying)")
+            return None
+        self._event("job_started", row, attempt=attempt)
+        return JobCard.model_validate_json(row.card)
+
+    def progress(self, job_id: str, fraction: float) -> None:
+        fraction = min(1.0, max(0.0, fraction))
+        if self._store.transition(job_id, ["running"], progress=fraction):
+            self._event("job_progress", self._row(job_id))
+
+    def finish(self, job_id: str, status: str, *, result: Any = None, error: str | None = None) -> bool:
+        values: dict[str, Any] = {"status": status, "finished_ms": self._now(), "error": error}
+        allowed = ["queued", "running"]
+        if status == "succeeded":
+            values.update(result=json.dumps(result, default=str), progress=1.0)
+            allowed = ["running"]
+        changed = self._store.transition(job_id, allowed, **values)
+        if not changed:
+            return False
+        self._resources.release_job(job_id, "released" if status in ("succeeded", "failed") else "killed", status)
+        kind = {"succeeded": "job_completed", "failed": "job_failed"}.get(status, "job_killed")
+        self._event(kind, self._row(job_id), error=error)
+        return True
+
+    def reconcile(self) -> list[str]:
+        """Beat: jobs running past their hard timeout (the worker died or missed it) are killed."""
+        overdue = self._store.overdue(self._now(), TIMEOUT_GRACE_MS)
+        for row in overdue:
+            self.kill(row.job_id, f"hard timeout of {row.timeout_s}s", status="timeout")
+        return [r.job_id for r in overdue]
+
+    # reads
+
+    def _row(self, job_id: str) -> JobRow:
+        row = self._store.get(job_id)
+        if row is None:
+            raise NotFound(f"job_id {job_id!r} not found", field="job_id")
+        return row
+
+    def get(self, job_id: str) -> JobRecord:
+        return self.record(self._row(job_id))
+
+    def list(self, query: JobsQuery) -> list[JobRecord]:
+        return [self.record(r) for r in self._store.latest(query.status, query.limit)]
+
+    @staticmethod
+    def record(row: JobRow) -> JobRecord:
+        card = JobCard.model_validate_json(row.card)
+        return JobRecord(
+            job_id=row.job_id, agent=row.agent, task=row.task, status=row.status,
+            progress=row.progress, attempts=row.attempts, run_id=row.run_id, parent_job_id=row.parent_job_id,
+            reservation_id=row.reservation_id, timeout_s=row.timeout_s, priority=card.priority, args=card.args,
+            kwargs=card.kwargs, resources=JobResources(**card.resources.model_dump()),
+            created_at=iso(row.created_ms), started_at=iso(row.started_ms) if row.started_ms else None,
+            finished_at=iso(row.finished_ms) if row.finished_ms else None,
+            result=json.loads(row.result) if row.result else None, error=row.error,
+        )  # fmt: skip
