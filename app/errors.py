@@ -17,6 +17,8 @@ from app.domain.errors import (
     NotImplementedYet,
     PasError,
     StoreUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
 )
 
 log = logging.getLogger("pas.errors")
@@ -27,6 +29,8 @@ STATUS: dict[type[PasError], int] = {
     InvalidInput: 422,
     NotImplementedYet: 501,
     StoreUnavailable: 503,
+    UpstreamError: 502,
+    UpstreamTimeout: 504,
 }
 
 

@@ -57,19 +57,21 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import heartbeat_monitor, jobs, meta, registry, resource_manager
+    from blueprints import heartbeat_monitor, jobs, meta, registry, resource_manager, token_governor
 
     app.register_blueprint(registry.bp)
     app.register_blueprint(heartbeat_monitor.bp)
     app.register_blueprint(resource_manager.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(token_governor.bp)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)
 
 
 def create_tables(app: Flask) -> None:
     import models.alerts
-    import models.jobs  # noqa: F401  (each registers its table on the metadata)
+    import models.jobs
+    import models.summaries  # noqa: F401  (each registers its table on the metadata)
 
     with app.app_context():
         db.create_all()

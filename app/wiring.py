@@ -8,19 +8,23 @@ import redis
 from flask import Flask, current_app
 
 from app.celery_dispatch import CeleryDispatcher, allowed_job_tasks
+from app.domain.errors import PasError
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.jobs.service import Jobs
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import load_config
 from app.domain.resource_manager.service import ResourceManager
+from app.domain.token_governor.service import GovernorConfig, TokenGovernor
 from app.events import SocketIOEmitter
 from config.settings import Settings
 from models.alert_store import AlertStore
 from models.event_store import EventStore
+from models.governor_store import GovernorStore
 from models.job_store import JobStore
 from models.keys import Keys
 from models.registry_store import RegistryStore, ScriptParams
 from models.resource_store import ResourceStore
+from models.summary_store import SummaryStore
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Services:
     heartbeat_monitor: HeartbeatMonitor
     resource_manager: ResourceManager
     jobs: Jobs
+    token_governor: TokenGovernor
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -84,7 +89,44 @@ def build_services(app: Flask, settings: Settings) -> Services:
         allowed_job_tasks,
         events.now_ms,
     )
-    return Services(settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs)
+    celery = app.extensions["celery"]
+    queue = f"{settings.pas_key_prefix}.default"
+
+    def enqueue_summary(agent: str, run_id: str, trigger: str, breach_seq: int | None, request_id: str) -> None:
+        celery.send_task(
+            "pas.token_governor.summarize", args=[agent, run_id, trigger, breach_seq, request_id], queue=queue
+        )
+
+    def agent_thresholds(agent: str) -> tuple[float | None, float | None]:
+        """The agent's own targets, from its catalogue labels in the registry."""
+        try:
+            labels = registry.get(f"agent-{agent}").labels or {}
+        except PasError:
+            return None, None
+        target, hard = labels.get("token_target"), labels.get("token_hard_max")
+        return (
+            float(target) if isinstance(target, int | float) else None,
+            float(hard) if isinstance(hard, int | float) else None,
+        )
+
+    governor = TokenGovernor(
+        GovernorStore(client, keys, settings.pas_events_maxlen),
+        SummaryStore(engine, settings.pas_key_prefix),
+        emitter,
+        enqueue_summary,
+        GovernorConfig(
+            target_ratio=settings.pas_token_target_ratio,
+            hard_max_ratio=settings.pas_token_hard_max_ratio,
+            auto_summarize=settings.pas_auto_summarize,
+            message_window=settings.pas_message_window,
+            docs_dir=settings.docs_dir,
+            transcript_root=settings.pas_transcript_root,
+            summarize_wait_s=settings.pas_summarize_wait_s,
+            lost_breach_after_s=30.0,
+        ),
+        agent_thresholds,
+    )
+    return Services(settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor)
 
 
 def services() -> Services:

@@ -15,6 +15,7 @@ celery.conf.include = [
     "tasks.heartbeat_monitor",
     "tasks.resource_manager",
     "tasks.jobs",
+    "tasks.token_governor",
     *extra_task_modules(),
 ]
 

@@ -42,6 +42,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": 1.0,
                 "options": {"expires": 2.0},
             },
+            "token-governor-sweep": {
+                "task": "pas.token_governor.sweep",
+                "schedule": 5.0,
+                "options": {"expires": 10.0},
+            },
             "jobs-reconcile": {"task": "pas.jobs.reconcile", "schedule": 1.0, "options": {"expires": 2.0}},
             "heartbeat-monitor-sweep": {
                 "task": "pas.heartbeat_monitor.sweep",

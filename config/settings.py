@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # Resource manager: capacity ("auto" = detected), port range, per-role limits
     pas_resources_config: Path = ROOT / "config" / "resources.json"
 
+    # Token governor
+    pas_token_target_ratio: float = Field(default=0.50, ge=0, le=1)
+    pas_token_hard_max_ratio: float = Field(default=0.75, ge=0, le=1)
+    pas_auto_summarize: bool = True
+    pas_message_window: int = Field(default=200, ge=1, le=10_000)
+    pas_docs_dir: Path | None = None  # default: <pas_root>/docs/runs
+    pas_transcript_root: Path | None = None  # unset: /track may not name a transcript file
+    pas_summarize_wait_s: float = Field(default=30.0, gt=0, le=600)
+
     # Events
     pas_events_maxlen: int = Field(default=100_000, ge=100)
 
@@ -60,6 +69,10 @@ class Settings(BaseSettings):
 
         legacy = [s.port for s in SERVICES] if self.pas_legacy_ports else []
         return [p + self.pas_port_offset for p in [self.pas_port, *legacy]]
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.pas_docs_dir or self.pas_root / "docs" / "runs"
 
     @property
     def artifacts_dir(self) -> Path:

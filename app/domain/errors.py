@@ -27,6 +27,14 @@ class InvalidInput(PasError):
     code = "validation_error"
 
 
+class UpstreamError(PasError):
+    code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "timeout"
+
+
 class NotImplementedYet(PasError):
     code = "not_implemented"
 

@@ -54,6 +54,7 @@ def make_settings(redis_url: str, database_url: str, artifacts: Path) -> Callabl
             "pas_key_prefix": unique_prefix(),
             "pas_async_mode": "threading",
             "pas_artifacts_dir": artifacts,
+            "pas_docs_dir": artifacts / "docs" / "runs",
             "pas_log_level": "WARNING",
             # Self-preservation has its own test; elsewhere services die a few at a time and must go.
             "pas_self_preservation_min_services": 100_000,
