@@ -69,8 +69,14 @@ def test_ten_of_thirty_die_and_the_rest_never_flap(live: Live) -> None:
     for sid in dying:
         assert down_at[sid] - last[sid] <= 3.0, (sid, down_at[sid] - last[sid])
         assert gone_at[sid] - last[sid] <= 4.0, (sid, gone_at[sid] - last[sid])
+
     # each transition emitted exactly once, in ladder order
-    alerts = s.get(live.url("heartbeat-monitor", "/alerts"), params={"limit": 1000}, timeout=5).json()["alerts"]
+    def all_alerts() -> list[dict]:
+        return s.get(live.url("heartbeat-monitor", "/alerts"), params={"limit": 1000}, timeout=5).json()["alerts"]
+
+    done = lambda: sum(a["alert_type"] == "service_deregistered" and a["service_id"] in dying for a in all_alerts())  # noqa: E731
+    wait_until(lambda: done() == len(dying), 1.0, 0.05, "every deregistration alert")
+    alerts = all_alerts()
     for sid in dying:
         mine = [a["alert_type"] for a in alerts if a["service_id"] == sid]
         assert mine == ["heartbeat_miss", "service_down", "service_deregistered"], (sid, mine)
