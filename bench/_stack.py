@@ -1,0 +1,110 @@
+"""A private PAS for a benchmark, started exactly as in production: embedded Valkey, gunicorn + gevent on every
+port (shifted by an offset), a Celery worker and beat. Stopped on exit, whatever happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.valkey import EmbeddedValkey  # noqa: E402
+from config.ports import SERVICES  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def free_offset() -> int:
+    ports = [6100, *(s.port for s in SERVICES)]
+    for _ in range(100):
+        offset = 30000 + (uuid.uuid4().int % 200) * 100
+        try:
+            for p in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p + offset))
+            return offset
+        except OSError:
+            continue
+    raise RuntimeError("no free port offset")
+
+
+class Stack:
+    def __init__(self, worker_concurrency: int = 2, **env: str) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="pas-bench-"))
+        self.offset = free_offset()
+        self.valkey = EmbeddedValkey(self.tmp / "valkey")
+        # PAS_WEB_WORKERS may be set to compare; nothing else of the caller's PAS_* settings leaks in.
+        keep = {"PAS_WEB_WORKERS"}
+        self.env = {k: v for k, v in os.environ.items()
+                    if (not k.startswith("PAS_") or k in keep) and k not in ("REDIS_URL", "DATABASE_URL")}  # fmt: skip
+        self.env.update(
+            PYTHONPATH=str(ROOT), PAS_KEY_PREFIX=f"bench{uuid.uuid4().hex[:6]}", PAS_PORT_OFFSET=str(self.offset),
+            PAS_ARTIFACTS_DIR=str(self.tmp / "artifacts"), PAS_LOG_LEVEL="WARNING",
+            PAS_DOCS_DIR=str(self.tmp / "docs"), **env,
+        )  # fmt: skip
+        self.worker_concurrency = worker_concurrency
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def url(self, port: int, path: str = "") -> str:
+        return f"http://127.0.0.1:{port + self.offset}{path}"
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = (self.tmp / f"{name}.log").open("wb")
+        self.procs.append(subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True))  # fmt: skip
+
+    def __enter__(self) -> Stack:
+        self.valkey.start()
+        self.env["REDIS_URL"] = self.valkey.url
+        subprocess.run([str(BIN / "pas"), "db", "create"], cwd=ROOT, env=self.env, check=True)
+        self._spawn("web", [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"])
+        self._spawn("worker", [str(BIN / "celery"), "-A", "app.worker", "worker", "--pool", "prefork",
+                               "--concurrency", str(self.worker_concurrency), "--queues",
+                               f"{self.env['PAS_KEY_PREFIX']}.default", "--without-heartbeat", "--without-mingle",
+                               "--without-gossip", "--loglevel", "WARNING"])  # fmt: skip
+        self._spawn("beat", [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler",
+                             "redbeat.RedBeatScheduler", "--loglevel", "WARNING"])  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(self.url(6100, "/health"), timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PAS did not start; see {self.tmp}")
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in reversed(self.procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        self.valkey.stop()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
