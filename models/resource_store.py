@@ -27,6 +27,7 @@ class FinishOutcome:
     now_ms: int
     finished: list[str]
     events: list[str]
+    held: list[dict[str, Any]] = field(default_factory=list)  # what each finished reservation held
 
 
 def _ids(raw: str) -> list[str]:
@@ -93,7 +94,9 @@ class ResourceStore:
 
     def finish(self, reservation_ids: list[str], status: str, reason: str) -> FinishOutcome:
         raw: Any = self._finish(args=[*self._common(), status, reason, *reservation_ids])
-        return FinishOutcome(int(raw[0]), _ids(raw[1]), [str(e) for e in raw[2:]])
+        n = int(raw[1])
+        held = [json.loads(b) for b in raw[2 : 2 + n]]
+        return FinishOutcome(int(raw[0]), [h["reservation_id"] for h in held], [str(e) for e in raw[2 + n :]], held)
 
     def sweep(self) -> FinishOutcome:
         raw: Any = self._sweep(args=self._common())

@@ -11,7 +11,8 @@ local function res_key(rid) return K_RM .. 'reservation:' .. rid end
 local function status_key(s) return K_RM .. 'status:' .. s end
 local function holder_key(q) return K_RM .. 'by_holder:' .. q end
 
--- Ends an active reservation once (compare-and-set on its status); returns false if it was not active.
+-- Ends an active reservation once (compare-and-set on its status); returns its event base (what it held),
+-- or false if it was not active.
 local function finish(rid, new_status, reason)
   local h = res_key(rid)
   local f = redis.call('HMGET', h, 'status', 'amounts', 'ports', 'role', 'holder', 'event_base')
@@ -35,5 +36,5 @@ local function finish(rid, new_status, reason)
   redis.call('ZREM', status_key('active'), rid)
   redis.call('ZADD', status_key(new_status), created or NOW, rid)
   publish('reservation_' .. new_status, 'resource_manager', extend(f[6], {status = new_status, reason = reason}))
-  return true
+  return f[6]
 end

@@ -168,13 +168,10 @@ class ResourceManager:
         log_transitions(log, outcome.events)
         totals = dict.fromkeys(RESOURCES, 0)
         ports: list[int] = []
-        for rid in outcome.finished:
-            record = self._record(rid)
-            if record is None:
-                continue
+        for held in outcome.held:
             for name in RESOURCES:
-                totals[name] += to_units(name, float(getattr(record.resources, name)))
-            ports += record.resources.ports
+                totals[name] += to_units(name, float(held["resources"][name]))
+            ports += held["resources"]["ports"]
         for rid in outcome.finished:
             log.info("reservation_finished", extra={"reservation_id": rid, "status": status, "reason": reason})
         return ReleaseResponse(
@@ -256,10 +253,6 @@ class ResourceManager:
 
     def reservations(self, query: ReservationsQuery) -> list[Reservation]:
         return [r for h in self._store.latest(query.status, query.limit) if (r := self._from_hash(h)) is not None]
-
-    def _record(self, reservation_id: str) -> Reservation | None:
-        h = self._store.reservation(reservation_id)
-        return self._from_hash(h) if h else None
 
     @staticmethod
     def _from_hash(h: dict[str, str]) -> Reservation | None:
