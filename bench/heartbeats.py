@@ -23,6 +23,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -100,7 +101,7 @@ async def raw_redis_load(url: str, ids: list[str], seconds: float, concurrency: 
     return {"per_s": done / elapsed}
 
 
-def wrk_heartbeats(url: str, n: int, seconds: float, connections: int) -> dict[str, float] | None:
+def wrk_heartbeats(url: str, n: int, seconds: float, connections: int) -> dict[str, Any] | None:
     """The same load from wrk (C, light on CPU), so the figure is the server's, not the Python client's."""
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -109,7 +110,7 @@ def wrk_heartbeats(url: str, n: int, seconds: float, connections: int) -> dict[s
         [wrk, "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(HERE / "heartbeat.lua"), url],
         capture_output=True, text=True, env={**os.environ, "BENCH_N": str(n)}, check=True,
     ).stdout  # fmt: skip
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     return {"per_s": rps, "non_2xx": int(bad.group(1)) if bad else 0, "p50": lat.get("50"), "p99": lat.get("99")}

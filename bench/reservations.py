@@ -71,7 +71,8 @@ async def through_pas(stack: Stack, pairs: int, concurrency: int, capacity: int)
     await client.aclose()
     return {"requests_per_s": pairs / elapsed, "grants_per_s": granted / elapsed, "granted": granted,
             "denied": denied, "errors": errors, "over_allocations": over, "samples": samples,
-            "final_allocated": final, "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95)}  # fmt: skip
+            "final_allocated": final, "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95)}  # fmt: skip
 
 
 async def plain_counter(url: str, pairs: int, concurrency: int, capacity: int) -> dict[str, float]:

@@ -19,7 +19,6 @@ from pathlib import Path
 import requests
 
 from _stack import Stack, percentile
-
 from app.domain.token_governor.summarizer import extractive_summary
 
 CONVERSATION = [

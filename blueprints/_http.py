@@ -68,7 +68,7 @@ def doc(
         def view(*args: Any, **kwargs: Any) -> Any:
             return func(*args, **kwargs)
 
-        view.__wrapped__ = wrapper  # type: ignore[attr-defined]
+        view.__wrapped__ = wrapper
         return view
 
     return decorate
