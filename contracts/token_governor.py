@@ -30,6 +30,14 @@ class TrackRequest(Request):
     messages: list[Message] | None = Field(default=None, max_length=1000)
     # Or a transcript file PAS may read, under PAS_TRANSCRIPT_ROOT.
     transcript_path: str | None = Field(default=None, max_length=4096)
+    # The model the agent runs on, for exact token counts of `messages` where its tokenizer is known.
+    model: str | None = Field(default=None, max_length=200)
+
+
+class TokenFigure(Body):
+    tokens: int
+    exact: bool  # the provider's own tokenizer; False = an estimate
+    method: str
 
 
 class TrackResponse(Body):
@@ -43,6 +51,8 @@ class TrackResponse(Body):
     target_ratio: float
     hard_max_ratio: float
     ts: str
+    # Tokens in the messages this call sent (exact for OpenAI models named in `model`, else estimated).
+    messages_tokens: TokenFigure | None = None
 
 
 class StatusQuery(Query):

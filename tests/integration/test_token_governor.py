@@ -79,6 +79,14 @@ def test_two_runs_of_one_agent_do_not_collide(app: Flask) -> None:
     assert {r["run_id"]: r["ctx_used"] for r in c.get(f"{TG}/status?agent=a").json["agents"]} == {"r1": 10, "r2": 0}
 
 
+def test_track_counts_the_messages_it_was_sent(app: Flask) -> None:
+    c = app.test_client()
+    body = {"agent": "m", "ctx_used": 1, "ctx_limit": 10, "messages": [{"role": "user", "content": "hello there"}]}
+    exact = c.post(f"{TG}/track", json={**body, "model": "gpt-4o"}).json["messages_tokens"]
+    assert exact["exact"] is True and exact["tokens"] == 2 + 3 * 2
+    assert c.post(f"{TG}/track", json=body).json["messages_tokens"]["exact"] is False
+
+
 def test_per_call_and_per_agent_thresholds(app: Flask) -> None:
     c = app.test_client()
     c.post("http://localhost:6121/register", json={

@@ -20,7 +20,7 @@ from app.domain.events import log_transitions
 from app.domain.ports import EventEmitter
 from app.domain.timefmt import iso
 from app.domain.token_governor.summarizer import extractive_summary
-from app.domain.token_governor.tokens import message_text
+from app.domain.token_governor.tokens import count_messages, message_text
 from contracts.token_governor import (
     AgentContext,
     ClearResponse,
@@ -30,6 +30,7 @@ from contracts.token_governor import (
     SummarizeRequest,
     SummarizeResponse,
     Summary,
+    TokenFigure,
     TrackRequest,
     TrackResponse,
 )
@@ -139,8 +140,15 @@ class TokenGovernor:
         return TrackResponse(
             agent=req.agent, run_id=req.run_id, ctx_used=req.ctx_used, ctx_limit=req.ctx_limit, ctx_ratio=ratio,
             status=status, action=action, target_ratio=target, hard_max_ratio=hard_max,
-            ts=iso(outcome.now_ms),
+            ts=iso(outcome.now_ms), messages_tokens=self._count(req),
         )  # fmt: skip
+
+    @staticmethod
+    def _count(req: TrackRequest) -> TokenFigure | None:
+        if not req.messages:
+            return None
+        counted = count_messages([m.model_dump() for m in req.messages], req.model)
+        return TokenFigure(tokens=counted.tokens, exact=counted.exact, method=counted.method)
 
     def _transcript_messages(self, path_text: str) -> list[str]:
         root = self._config.transcript_root

@@ -29,8 +29,8 @@ def _encoding(model: str) -> Any:
         import bpe_openai
 
         try:
-            return bpe_openai.encoding_for_model(model)
-        except bpe_openai.UnsupportedModelError:
+            return bpe_openai.get_encoding(bpe_openai.encoding_name_for_model(model))
+        except (bpe_openai.UnsupportedModelError, ValueError, KeyError):
             return None
 
 
