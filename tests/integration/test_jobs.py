@@ -51,7 +51,8 @@ def test_hard_timeout_terminates_the_task(live: Live) -> None:
     jid = job(live, task="pas.jobs.sleep", kwargs={"seconds": 6, "steps": 60}, timeout_s=1,
               resources={"cpu": 1}).json()["job_id"]  # fmt: skip
     wait_until(lambda: state(live, jid)["status"] == "timeout", 10, 0.1, "timeout")
-    assert reservation_status(live, jid) == "killed"
+    # the job's state is written first (who wins the race), its reservations a moment later
+    wait_until(lambda: reservation_status(live, jid) == "killed", 2, 0.05, "reservation killed")
     progress = state(live, jid)["progress"]
     # the task is really gone: no progress after the kill, and it never completes
     time.sleep(2)

@@ -120,7 +120,7 @@ def test_multi_resource_request_with_the_last_one_short_allocates_nothing(app: F
 def test_ports_are_never_double_booked(make_settings, tmp_path: Path) -> None:
     cfg = tmp_path / "resources.json"
     cfg.write_text(json.dumps({"capacity": {"cpu": 10, "mem_mb": 10, "gpu": 0, "gpu_mem_mb": 0, "disk_gb": 1},
-                               "ports": {"min": 41000, "max": 41099}, "role_limits": {}}))  # fmt: skip
+                               "ports": {"min": 30500, "max": 30599}, "role_limits": {}}))  # fmt: skip
     app = create_app(make_settings(pas_resources_config=cfg), serve_socketio=False)
     create_tables(app)
 
