@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 import socketio
@@ -13,6 +14,24 @@ import socketio
 from app.domain.events import envelope
 
 log = logging.getLogger("pas.events")
+
+
+class LiveClients:
+    """Socket.IO clients connected to this process (each web process counts its own)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self, delta: int) -> None:
+        with self._lock:
+            self._n = max(0, self._n + delta)
+
+    def count(self) -> int:
+        return self._n
+
+
+LIVE_CLIENTS = LiveClients()
 
 
 class SocketIOEmitter:

@@ -57,13 +57,14 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import heartbeat_monitor, jobs, meta, registry, resource_manager, token_governor
+    from blueprints import event_stream, heartbeat_monitor, jobs, meta, registry, resource_manager, token_governor
 
     app.register_blueprint(registry.bp)
     app.register_blueprint(heartbeat_monitor.bp)
     app.register_blueprint(resource_manager.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(token_governor.bp)
+    app.register_blueprint(event_stream.bp)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)
 

@@ -9,13 +9,14 @@ from flask import Flask, current_app
 
 from app.celery_dispatch import CeleryDispatcher, allowed_job_tasks
 from app.domain.errors import PasError
+from app.domain.event_stream.service import EventStream
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.jobs.service import Jobs
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import load_config
 from app.domain.resource_manager.service import ResourceManager
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
-from app.events import SocketIOEmitter
+from app.events import LIVE_CLIENTS, SocketIOEmitter
 from config.settings import Settings
 from models.alert_store import AlertStore
 from models.event_store import EventStore
@@ -39,6 +40,7 @@ class Services:
     resource_manager: ResourceManager
     jobs: Jobs
     token_governor: TokenGovernor
+    event_stream: EventStream
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -126,7 +128,10 @@ def build_services(app: Flask, settings: Settings) -> Services:
         ),
         agent_thresholds,
     )
-    return Services(settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor)
+    event_stream = EventStream(events, emitter, LIVE_CLIENTS.count)
+    return Services(
+        settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream
+    )
 
 
 def services() -> Services:

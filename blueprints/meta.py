@@ -17,7 +17,7 @@ from config.ports import SERVICES, ServicePort
 from contracts.common import ServiceIndex
 
 VERSION = "0.1.0"
-BUILT = {"registry", "heartbeat-monitor", "resource-manager", "token-governor"}
+BUILT = {"registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream"}
 
 bp = Blueprint("meta", __name__)
 

@@ -9,6 +9,7 @@ from flask_socketio import SocketIO, emit
 
 from app.domain.events import envelope
 from app.domain.timefmt import iso
+from app.events import LIVE_CLIENTS
 from app.wiring import services
 
 
@@ -36,7 +37,12 @@ def register(sio: SocketIO) -> None:
                 "last_seq": events.last_seq(),
             },
         )
+        LIVE_CLIENTS.add(1)
         return True
+
+    @sio.on("disconnect")
+    def _disconnect(*_args: Any) -> None:
+        LIVE_CLIENTS.add(-1)
 
     @sio.on("ping")
     def _ping(data: Any = None) -> None:
