@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from models.keys import Keys
-from models.scripts import lua
+from models.scripts import lua, redis_now_ms
 
 
 class EventStore:
@@ -41,8 +41,7 @@ class EventStore:
         return [str(fields["e"]) for _id, fields in reversed(entries)]
 
     def now_ms(self) -> int:
-        sec, usec = self._r.time()
-        return int(sec) * 1000 + int(usec) // 1000
+        return redis_now_ms(self._r)
 
     def last_seq(self) -> int:
         value = self._r.get(self._keys.event_seq())

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from models.keys import Keys, from_key_part, key_part
-from models.scripts import lua
+from models.scripts import lua, redis_now_ms
 
 
 @dataclass(frozen=True)
@@ -187,5 +187,4 @@ class RegistryStore:
                     continue
 
     def time_ms(self) -> int:
-        sec, usec = self._r.time()
-        return int(sec) * 1000 + int(usec) // 1000
+        return redis_now_ms(self._r)

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from models.keys import Keys, key_part
-from models.scripts import lua
+from models.scripts import lua, redis_now_ms
 
 
 @dataclass
@@ -110,8 +110,7 @@ class ResourceStore:
         return {k: int(v) for k, v in cap.items()}, {k: int(v) for k, v in alloc.items()}
 
     def now_ms(self) -> int:
-        sec, usec = self._r.time()
-        return int(sec) * 1000 + int(usec) // 1000
+        return redis_now_ms(self._r)
 
     def count(self, status: str) -> int:
         return int(self._r.zcard(self._keys.rm(f"status:{status}")))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+import redis
 
 _DIR = Path(__file__).parent / "lua"
 
@@ -12,3 +15,9 @@ _DIR = Path(__file__).parent / "lua"
 def lua(name: str) -> str:
     parts = ["prelude"] + (["rm_prelude"] if name.startswith("rm_") else []) + [name]
     return "\n".join((_DIR / f"{part}.lua").read_text() for part in parts)
+
+
+def redis_now_ms(client: redis.Redis) -> int:
+    """The Redis server's clock: every liveness and lease decision uses it (RELIABILITY decision 2)."""
+    now: Any = client.time()
+    return int(now[0]) * 1000 + int(now[1]) // 1000
