@@ -82,3 +82,27 @@ def test_denied_and_unknown_tasks(live: Live) -> None:
     unknown = job(live, task="os.system", args=["rm -rf /"])
     assert unknown.status_code == 422 and unknown.json()["field"] == "task"
     assert requests.get(live.url(None, "/jobs/nope"), timeout=5).status_code == 404
+
+
+def test_a_job_whose_pool_child_is_killed_runs_again(live: Live) -> None:
+    """acks_late + reject_on_worker_lost: kill -9 of the child mid-task requeues the job, which then succeeds."""
+    import os
+    import signal
+
+    celery = live.app.extensions["celery"]
+    jid = job(live, task="pas.jobs.sleep", kwargs={"seconds": 3, "steps": 30}, resources={"cpu": 1}).json()["job_id"]
+    wait_until(lambda: state(live, jid)["progress"] > 0, 10, 0.1, "job running")
+
+    def child_pid() -> int | None:
+        for tasks in (celery.control.inspect(timeout=1).active() or {}).values():
+            for t in tasks:
+                if t["id"] == jid:
+                    return int(t["worker_pid"])
+        return None
+
+    pid = wait_until(child_pid, 10, 0.2, "the pool child running the job")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: state(live, jid)["status"] == "succeeded", 30, 0.2, "the job rerun to success")
+    done = state(live, jid)
+    assert done["attempts"] == 2 and done["result"] == {"slept_s": 3}
+    assert reservation_status(live, jid) == "released"

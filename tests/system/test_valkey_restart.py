@@ -45,3 +45,27 @@ def test_registrations_survive_kill_9_and_self_preservation_holds_them(tmp_path:
         assert statuses == {"ok"}
     finally:
         valkey.stop()
+
+
+def test_reservations_survive_kill_9(tmp_path: Path, database_url: str) -> None:
+    valkey = EmbeddedValkey(tmp_path / "valkey").start()
+    try:
+        settings = Settings(redis_url=valkey.url, database_url=database_url, pas_key_prefix="q8",
+                            pas_async_mode="threading", pas_artifacts_dir=tmp_path)  # fmt: skip
+        app = create_app(settings, serve_socketio=False)
+        create_tables(app)
+        c = app.test_client()
+        c.post("/api/resource-manager/quotas/update", json={"resource_type": "mem_mb", "new_capacity": 100_000})
+        for i in range(500):
+            r = c.post("/api/resource-manager/reserve", json={"job_id": f"j{i}", "agent": "a", "mem_mb": 10})
+            assert r.status_code == 201
+        before = c.get("/api/resource-manager/quotas").json["quotas"]["mem_mb"]
+        valkey.stop(kill=True)
+        app.extensions["redis"].connection_pool.disconnect()
+        valkey.start()
+        after = c.get("/api/resource-manager/quotas").json["quotas"]["mem_mb"]
+        assert after == before and after["allocated"] == 5000
+        active = c.get("/api/resource-manager/reservations?status=active&limit=1000").json["reservations"]
+        assert len(active) == 500
+    finally:
+        valkey.stop()
