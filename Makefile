@@ -27,6 +27,7 @@ lint: install
 	$(BIN)/pas contracts export --check
 
 test: lint
+	bash .ci/ensure-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 fmt: install

@@ -57,7 +57,16 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import event_stream, heartbeat_monitor, jobs, meta, registry, resource_manager, token_governor
+    from blueprints import (
+        event_stream,
+        heartbeat_monitor,
+        hmi,
+        jobs,
+        meta,
+        registry,
+        resource_manager,
+        token_governor,
+    )
 
     app.register_blueprint(registry.bp)
     app.register_blueprint(heartbeat_monitor.bp)
@@ -65,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(token_governor.bp)
     app.register_blueprint(event_stream.bp)
+    app.register_blueprint(hmi.bp)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)
 

@@ -11,6 +11,7 @@ from app.celery_dispatch import CeleryDispatcher, allowed_job_tasks
 from app.domain.errors import PasError
 from app.domain.event_stream.service import EventStream
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
+from app.domain.hmi.facade import HmiFacade
 from app.domain.jobs.service import Jobs
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import load_config
@@ -18,6 +19,7 @@ from app.domain.resource_manager.service import ResourceManager
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
 from app.events import LIVE_CLIENTS, SocketIOEmitter
 from config.settings import Settings
+from contracts.heartbeat_monitor import AlertsQuery
 from models.alert_store import AlertStore
 from models.event_store import EventStore
 from models.governor_store import GovernorStore
@@ -41,6 +43,7 @@ class Services:
     jobs: Jobs
     token_governor: TokenGovernor
     event_stream: EventStream
+    hmi: HmiFacade
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -129,9 +132,23 @@ def build_services(app: Flask, settings: Settings) -> Services:
         agent_thresholds,
     )
     event_stream = EventStream(events, emitter, LIVE_CLIENTS.count)
-    return Services(
-        settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream
+    hmi = HmiFacade(
+        registry,
+        events,
+        {
+            "registry": lambda: registry.health().model_dump(),
+            "heartbeat_monitor": lambda: monitor.health().model_dump(),
+            "resource_manager": lambda: {"status": "ok", "active_reservations": resource_manager.active_count()},
+            "token_governor": lambda: governor.health().model_dump(),
+            "event_stream": lambda: event_stream.health().model_dump(),
+        },
+        jobs.list,
+        lambda limit: [a.model_dump() for a in monitor.alerts(AlertsQuery(limit=limit))],
     )
+    return Services(
+        settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
+        hmi,
+    )  # fmt: skip
 
 
 def services() -> Services:

@@ -17,7 +17,7 @@ from config.ports import SERVICES, ServicePort
 from contracts.common import ServiceIndex
 
 VERSION = "0.1.0"
-BUILT = {"registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream"}
+BUILT = {"registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi"}
 
 bp = Blueprint("meta", __name__)
 
@@ -135,19 +135,3 @@ def openapi() -> Response:
 @bp.get("/docs")
 def docs() -> Response:
     return docs_page(url_for("meta.openapi"))
-
-
-@bp.get("/")
-def index() -> Response:
-    """The main port's index until the HMI dashboard takes `/` (issue 5)."""
-    if _on_legacy_port():  # :6101/ is the HMI's page
-        raise NotImplementedYet("the HMI is not built yet in this PAS version", service="hmi_app")
-    body = ServiceIndex(
-        service="pas",
-        version=VERSION,
-        port=(request.environ.get("SERVER_PORT") and int(request.environ["SERVER_PORT"])) or 0,
-        status="ok",
-        endpoints=[s.prefix for s in SERVICES] + ["/health", "/openapi.json", "/docs", "/socket.io/"],
-        docs="/docs",
-    )
-    return respond(body)

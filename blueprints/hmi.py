@@ -1,0 +1,97 @@
+"""HMI — legacy port 6101 and `/` on the main port: the pages and their JSON facade (API-CONTRACT §9)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+
+from blueprints._http import doc, parse_query, respond, svc
+from contracts.hmi import (
+    AlertsFilter,
+    CurrentTask,
+    HmiAlerts,
+    HmiHealth,
+    HmiServices,
+    Metrics,
+    Sequencer,
+    Tree,
+)
+
+bp = Blueprint("hmi", __name__)
+TAGS = ("hmi",)
+
+PAGES = {
+    "/": ("dashboard", "Dashboard"),
+    "/tree": ("tree", "Agent tree"),
+    "/sequencer": ("sequencer", "Sequencer"),
+    "/resources": ("resources", "Resources"),
+    "/costs": ("costs", "Costs"),
+    "/alerts": ("alerts", "Alerts"),
+}
+
+# Everything the pages load is ours (vendored under static/); agent strings are written with textContent.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def _page(path: str) -> Response:
+    page, title = PAGES[path]
+    html = render_template("hmi/page.html", page=page, title=title, pages=PAGES)
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+for _path in PAGES:
+    bp.add_url_rule(_path, f"page_{PAGES[_path][0]}", lambda _p=_path: _page(_p), methods=["GET"])
+
+
+@bp.get("/api/hmi/health")
+@doc(resp={200: HmiHealth}, tags=TAGS)
+def health() -> Response:
+    """HMI health."""
+    return respond(HmiHealth(timestamp=svc().hmi.now()))
+
+
+@bp.get("/api/services")
+@doc(resp={200: HmiServices}, tags=TAGS)
+def services() -> Response:
+    """Every registered service (registry records)."""
+    return respond(HmiServices(services=svc().hmi.services()))
+
+
+@bp.get("/api/tree")
+@doc(resp={200: Tree}, tags=TAGS)
+def tree() -> Response:
+    """The agent tree under "PAS Root", by labels.parent."""
+    return respond(svc().hmi.tree())
+
+
+@bp.get("/api/metrics")
+@doc(resp={200: Metrics}, tags=TAGS)
+def metrics() -> Response:
+    """The five core services' health and a summary over exactly them."""
+    return respond(svc().hmi.metrics())
+
+
+@bp.get("/api/alerts")
+@doc(query=AlertsFilter, resp={200: HmiAlerts}, tags=TAGS)
+def alerts() -> Response:
+    """Monitor alerts and the other services' alert events, oldest first."""
+    return respond(HmiAlerts(alerts=svc().hmi.alerts(parse_query(AlertsFilter).limit)))
+
+
+@bp.get("/api/current-task")
+@doc(resp={200: CurrentTask}, tags=TAGS)
+def current_task() -> Response:
+    """The job running now, if any."""
+    return respond(svc().hmi.current_task())
+
+
+@bp.get("/api/sequencer")
+@doc(resp={200: Sequencer}, tags=TAGS)
+def sequencer() -> Response:
+    """Agents and their jobs for the timeline."""
+    return respond(svc().hmi.sequencer())

@@ -1,0 +1,125 @@
+// PAS HMI. Snapshot over REST, then live events over Socket.IO (websocket only); a gap in `seq` or a
+// reconnect re-reads the snapshot (the live stream is at most once). Agent-supplied strings are written
+// with textContent only.
+(function () {
+  "use strict";
+  const page = document.body.dataset.page;
+  const el = (tag, cls, text) => {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  };
+  const getJSON = (url) => fetch(url, { headers: { Accept: "application/json" } }).then((r) => r.json());
+  const ago = (iso) => {
+    if (!iso) return "never";
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+  };
+  const state = { lastSeq: null, timer: null };
+  window.PAS = { events: [], applied: {} };  // for tests and the lag benchmark
+
+  function statusClass(status) {
+    if (status === "down" || status === "error") return "down";
+    if (status === "degraded" || status === "blocked") return "degraded";
+    return "ok";
+  }
+
+  function renderCore(metrics) {
+    const root = document.getElementById("core");
+    if (!root) return;
+    root.replaceChildren(...Object.entries(metrics.services).map(([name, body]) => {
+      const card = el("div", `card ${body.status === "ok" ? "ok" : "down"}`);
+      const title = el("div", "name");
+      title.append(el("span", `light ${body.status === "ok" ? "ok" : "down"}`), el("span", null, name));
+      card.append(title, el("div", "meta", body.status));
+      return card;
+    }));
+  }
+
+  function renderServices(services) {
+    const root = document.getElementById("services");
+    if (!root) return;
+    document.getElementById("count").textContent = `(${services.length})`;
+    root.replaceChildren(...services.map((s) => {
+      const card = el("div", `card ${statusClass(s.status)}`);
+      card.dataset.serviceId = s.service_id;
+      const title = el("div", "name");
+      title.append(el("span", `light ${statusClass(s.status)}`), el("span", "label", s.name));
+      const beat = el("div", "meta beat", `last beat ${ago(s.last_heartbeat_ts)}`);
+      beat.dataset.ts = s.last_heartbeat_ts;
+      card.append(title, el("div", "meta", `${s.type} · ${s.role} · ${s.status}`), beat);
+      if (s.message) card.append(el("div", "meta", s.message));
+      return card;
+    }));
+    const down = services.filter((s) => s.status === "down");
+    const banner = document.getElementById("banner");
+    banner.hidden = down.length === 0;
+    banner.textContent = down.length ? `${down.length} service(s) down: ${down.map((s) => s.name).join(", ")}` : "";
+  }
+
+  function renderTree(tree) {
+    const root = document.getElementById("tree");
+    if (!root) return;
+    const build = (node) => {
+      const li = el("li");
+      li.append(el("span", `light ${statusClass(node.status || "ok")}`), el("span", "label", node.name));
+      if (node.children && node.children.length) {
+        const ul = el("ul");
+        ul.append(...node.children.map(build));
+        li.append(ul);
+      }
+      return li;
+    };
+    const ul = el("ul");
+    ul.append(build(tree));
+    root.replaceChildren(ul);
+  }
+
+  function renderAlerts(alerts) {
+    const body = document.querySelector("#alerts tbody");
+    if (!body) return;
+    body.replaceChildren(...alerts.slice().reverse().map((a) => {
+      const tr = el("tr");
+      tr.append(el("td", null, a.ts), el("td", null, a.alert_type), el("td", null, a.service_name || a.job_id || ""),
+                el("td", null, a.action || a.severity || ""), el("td", null, a.missed_beats ?? ""));
+      return tr;
+    }));
+  }
+
+  function refresh() {
+    const jobs = [];
+    if (page === "dashboard") {
+      jobs.push(getJSON("/api/metrics").then(renderCore), getJSON("/api/services").then((b) => renderServices(b.services)));
+    } else if (page === "tree") {
+      jobs.push(getJSON("/api/tree").then(renderTree));
+    } else if (page === "alerts") {
+      jobs.push(getJSON("/api/alerts").then((b) => renderAlerts(b.alerts)));
+    }
+    return Promise.all(jobs);
+  }
+
+  function scheduleRefresh(seq) {
+    if (state.timer) return;
+    state.timer = setTimeout(() => {
+      state.timer = null;
+      refresh().then(() => { if (seq !== undefined) window.PAS.applied[seq] = performance.now(); });
+    }, 100);
+  }
+
+  const socket = io({ transports: ["websocket"] });
+  const conn = document.getElementById("conn");
+  socket.on("connect", () => { conn.textContent = "live"; conn.className = "conn on"; refresh(); });
+  socket.on("disconnect", () => { conn.textContent = "offline"; conn.className = "conn off"; });
+  socket.on("connected", (info) => { state.lastSeq = info.last_seq; });
+  socket.on("event", (env) => {
+    window.PAS.events.push(env.seq);
+    if (state.lastSeq !== null && env.seq > state.lastSeq + 1) scheduleRefresh();  // a gap: re-read
+    state.lastSeq = Math.max(state.lastSeq ?? 0, env.seq);
+    scheduleRefresh(env.seq);
+  });
+  setInterval(() => {
+    document.querySelectorAll(".beat").forEach((n) => { n.textContent = `last beat ${ago(n.dataset.ts)}`; });
+  }, 1000);
+  refresh();
+})();

@@ -1,0 +1,106 @@
+"""The HMI: the JSON facade's contract, and the dashboard in real Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from flask import Flask
+
+from tests.integration.conftest import Live
+
+HMI = "http://localhost:6101"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def test_facade_contract(app: Flask) -> None:
+    c = app.test_client()
+    h = c.get(f"{HMI}/health").json
+    assert h["status"] == "ok" and h["service"] == "hmi_app" and h["port"] == 6101
+    assert c.get(f"{HMI}/api/tree").json == {"name": "PAS Root", "status": "idle", "children": []}
+    reg = "http://localhost:6121/register"
+    base = {"type": "agent", "role": "production", "url": "internal://x", "caps": ["c"]}
+    c.post(reg, json={**base, "name": "architect", "labels": {"tier": 1, "agent_role": "coord"}})
+    c.post(reg, json={**base, "name": "coder", "labels": {"parent": "architect", "tier": 2}})
+    c.post(reg, json={**base, "name": "orphan", "labels": {"parent": "nobody"}})
+    c.post(reg, json={**base, "name": "bare", "labels": None})
+    tree = c.get(f"{HMI}/api/tree").json
+    assert tree["name"] == "PAS Root" and tree["status"] == "running"
+    top = {n["name"]: n for n in tree["children"]}
+    assert set(top) == {"architect", "orphan", "bare"}
+    assert [k["name"] for k in top["architect"]["children"]] == ["coder"] and top["architect"]["tier"] == 1
+    assert top["bare"]["tier"] is None and top["bare"]["agent_role"] is None
+    m = c.get(f"{HMI}/api/metrics").json
+    assert m["summary"] == {"total_services": 5, "healthy_services": 5, "health_percentage": 100.0}
+    assert set(m["services"]) == {"registry", "heartbeat_monitor", "resource_manager", "token_governor",
+                                  "event_stream"}  # fmt: skip
+    for path in ("/", "/tree", "/sequencer", "/resources", "/costs", "/alerts"):
+        page = c.get(f"{HMI}{path}")
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert len(c.get(f"{HMI}/api/services").json["services"]) == 4
+    assert c.get(f"{HMI}/api/current-task").json == {"task": None}
+    seq = c.get(f"{HMI}/api/sequencer").json
+    assert {a["name"] for a in seq["agents"]} == {"architect", "coder", "orphan", "bare"} and seq["tasks"] == []
+    assert c.get(f"{HMI}/api/alerts").json == {"alerts": []}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (.ci/ensure-chromium could not install it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def test_dashboard_live_in_chromium(live: Live, browser) -> None:
+    shots = live.settings.artifacts_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page()
+    errors: list[str] = []
+    foreign: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: foreign.append(r.url) if urlsplit(r.url).hostname not in ("127.0.0.1", "localhost")
+            and not r.url.startswith("data:") else None)  # fmt: skip
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(live.url(None, "/"))
+    page.wait_for_selector("#conn.on", timeout=10_000)
+    page.wait_for_selector("#core .card", timeout=10_000)
+
+    evil = '<img src=x onerror="window.__xss=1;alert(1)">'
+    r = requests.post(live.url("registry", "/register"), json={
+        "service_id": "hmi-evil", "name": evil, "type": "agent", "role": "production", "url": "internal://x",
+        "caps": ["c"], "heartbeat_interval_s": 1}, timeout=5)  # fmt: skip
+    assert r.status_code == 201
+    card = page.wait_for_selector('[data-service-id="hmi-evil"]', timeout=5_000)  # no reload
+    assert card.query_selector(".label").text_content() == evil
+    assert page.evaluate("window.__xss") is None and dialogs == []
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    # it stops beating: red card and the banner, live
+    page.wait_for_selector('[data-service-id="hmi-evil"].down', timeout=6_000)
+    assert page.is_visible("#banner")
+    for path in ("/tree", "/alerts", "/sequencer", "/resources", "/costs"):
+        page.goto(live.url(None, path))
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(shots / f"{path.strip('/')}.png"), full_page=True)
+    time.sleep(0.2)
+    assert errors == [] and foreign == []
+    page.close()
+    assert (shots / "alerts.png").exists() and (shots / "dashboard.png").exists()
