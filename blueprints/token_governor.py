@@ -62,10 +62,6 @@ def clear() -> Response:
     body = parse_optional(ClearRequest)
     agent = body.agent or request.args.get("agent")
     run_id = body.run_id or request.args.get("run_id") or "default"
-    if not agent:
-        from app.domain.errors import InvalidInput
-
-        raise InvalidInput("agent is required (query or body)", field="agent")
     return respond(svc().token_governor.clear(agent, run_id))
 
 

@@ -273,7 +273,9 @@ class TokenGovernor:
             method=row.method, created_at=iso(row.created_ms),
         )  # fmt: skip
 
-    def clear(self, agent: str, run_id: str) -> ClearResponse:
+    def clear(self, agent: str | None, run_id: str) -> ClearResponse:
+        if not agent:
+            raise InvalidInput("agent is required (query or body)", field="agent")
         ok, now_ms, before, events = self._store.reset(agent, run_id, None, None)
         if not ok:
             raise NotFound(f"agent {agent!r} run {run_id!r} is not tracked", field="agent")
