@@ -24,6 +24,20 @@ def allowed_job_tasks() -> frozenset[str]:
     return OWN_JOB_TASKS | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+class CeleryWorkerControl:
+    """Pause All: every worker stops (or resumes) consuming the work queue; system sweeps keep running."""
+
+    def __init__(self, celery: Celery, work_queue: str) -> None:
+        self._celery = celery
+        self._queue = work_queue
+
+    def stop_consuming_work(self) -> int:
+        return len(self._celery.control.cancel_consumer(self._queue, reply=True, timeout=1.0) or [])
+
+    def resume_consuming_work(self) -> int:
+        return len(self._celery.control.add_consumer(self._queue, reply=True, timeout=1.0) or [])
+
+
 class CeleryDispatcher:
     def __init__(self, celery: Celery, queue: str) -> None:
         self._celery = celery

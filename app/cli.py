@@ -27,7 +27,7 @@ def worker_argv(settings: Settings, concurrency: int) -> list[str]:
     return [
         _bin("celery"), "-A", "app.worker", "worker",
         "--pool", "prefork", "--concurrency", str(concurrency),
-        "--queues", f"{settings.pas_key_prefix}.default",
+        "--queues", settings.worker_queues,
         "--hostname", f"worker-{os.getpid()}@%h",
         "--loglevel", "INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",
     ]  # fmt: skip

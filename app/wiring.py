@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
-from app.celery_dispatch import CeleryDispatcher, allowed_job_tasks
+from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_job_tasks
+from app.domain.control.service import Operations
 from app.domain.errors import PasError
 from app.domain.event_stream.service import EventStream
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
@@ -21,6 +22,7 @@ from app.events import LIVE_CLIENTS, SocketIOEmitter
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
 from models.alert_store import AlertStore
+from models.control_store import ControlStore
 from models.event_store import EventStore
 from models.governor_store import GovernorStore
 from models.job_store import JobStore
@@ -44,6 +46,7 @@ class Services:
     token_governor: TokenGovernor
     event_stream: EventStream
     hmi: HmiFacade
+    operations: Operations
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -90,12 +93,12 @@ def build_services(app: Flask, settings: Settings) -> Services:
         resource_manager,
         events,
         emitter,
-        CeleryDispatcher(app.extensions["celery"], f"{settings.pas_key_prefix}.default"),
+        CeleryDispatcher(app.extensions["celery"], settings.work_queue),
         allowed_job_tasks,
         events.now_ms,
     )
     celery = app.extensions["celery"]
-    queue = f"{settings.pas_key_prefix}.default"
+    queue = settings.work_queue
 
     def enqueue_summary(agent: str, run_id: str, trigger: str, breach_seq: int | None, request_id: str) -> None:
         celery.send_task(
@@ -145,9 +148,12 @@ def build_services(app: Flask, settings: Settings) -> Services:
         jobs.list,
         lambda limit: [a.model_dump() for a in monitor.alerts(AlertsQuery(limit=limit))],
     )
+    operations = Operations(
+        ControlStore(client, keys), CeleryWorkerControl(celery, settings.work_queue), registry, events, emitter
+    )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
-        hmi,
+        hmi, operations,
     )  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery.signals import worker_process_init, worker_ready
 
 from app.celery_dispatch import extra_task_modules
@@ -28,5 +30,9 @@ def _after_fork(**_: object) -> None:
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
-def _check_config(**_: object) -> None:
+def _check_config(sender: Any = None, **_: object) -> None:
     log_worker_config(celery.conf, flask_app.extensions["redis"])
+    services = flask_app.extensions["pas"]
+    if services.operations.state().paused and sender is not None:
+        # Started during Pause All: this worker must not take work either.
+        sender.app.control.cancel_consumer(services.settings.work_queue, destination=[sender.hostname])

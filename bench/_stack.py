@@ -68,9 +68,10 @@ class Stack:
         self.env["REDIS_URL"] = self.valkey.url
         subprocess.run([str(BIN / "pas"), "db", "create"], cwd=ROOT, env=self.env, check=True)
         self._spawn("web", [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"])
+        queues = f"{self.env['PAS_KEY_PREFIX']}.default,{self.env['PAS_KEY_PREFIX']}.jobs"
         self._spawn("worker", [str(BIN / "celery"), "-A", "app.worker", "worker", "--pool", "prefork",
                                "--concurrency", str(self.worker_concurrency), "--queues",
-                               f"{self.env['PAS_KEY_PREFIX']}.default", "--without-heartbeat", "--without-mingle",
+                               queues, "--without-heartbeat", "--without-mingle",
                                "--without-gossip", "--loglevel", "WARNING"])  # fmt: skip
         self._spawn("beat", [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler",
                              "redbeat.RedBeatScheduler", "--loglevel", "WARNING"])  # fmt: skip

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
-from blueprints._http import doc, parse_query, respond, svc
+from blueprints._http import doc, parse, parse_query, respond, svc
+from contracts.common import ErrorBody
+from contracts.control import ActionRequest, ActionResponse, ControlState
 from contracts.hmi import (
     AlertsFilter,
     CurrentTask,
@@ -95,3 +97,17 @@ def current_task() -> Response:
 def sequencer() -> Response:
     """Agents and their jobs for the timeline."""
     return respond(svc().hmi.sequencer())
+
+
+@bp.post("/api/action")
+@doc(json=ActionRequest, resp={200: ActionResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+def action() -> Response:
+    """An operator action (Pause All / Resume All / pause or resume one agent), audit-logged."""
+    return respond(svc().operations.act(parse(ActionRequest)))
+
+
+@bp.get("/api/control")
+@doc(resp={200: ControlState}, tags=TAGS)
+def control() -> Response:
+    """What is paused."""
+    return respond(svc().operations.state())

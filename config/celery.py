@@ -24,7 +24,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "global_keyprefix": f"{prefix}:celery:",
         },
         "result_backend_transport_options": {"global_keyprefix": f"{prefix}:celery:"},
-        "task_default_queue": f"{prefix}.default",
+        "task_default_queue": settings.system_queue,
+        "task_routes": {
+            "pas.jobs.run": {"queue": settings.work_queue},
+            "pas.token_governor.summarize": {"queue": settings.work_queue},
+        },
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         return [p + self.pas_port_offset for p in [self.pas_port, *legacy]]
 
     @property
+    def system_queue(self) -> str:  # sweeps and reconciles: never paused
+        return f"{self.pas_key_prefix}.default"
+
+    @property
+    def work_queue(self) -> str:  # jobs and summaries: what Pause All stops
+        return f"{self.pas_key_prefix}.jobs"
+
+    @property
+    def worker_queues(self) -> str:
+        return f"{self.system_queue},{self.work_queue}"
+
+    @property
     def docs_dir(self) -> Path:
         return self.pas_docs_dir or self.pas_root / "docs" / "runs"
 

@@ -70,6 +70,13 @@ class Keys:
     def reservations_by_job(self, job_id: str) -> str:
         return f"{self.prefix}:resource_manager:by_job:{key_part(job_id)}"
 
+    # HMI operator controls (read by the heartbeat script: keep these names in step with heartbeat.lua)
+    def paused(self) -> str:  # string: present = Pause All
+        return f"{self.prefix}:hmi:paused"
+
+    def paused_agents(self) -> str:  # set of escaped service ids
+        return f"{self.prefix}:hmi:paused_agents"
+
     # event stream
     def event_seq(self) -> str:  # counter
         return f"{self.prefix}:event_stream:seq"

@@ -26,6 +26,7 @@ class WriteResult:
     now_ms: int
     extra: str = ""
     events: list[str] = field(default_factory=list)
+    paused: bool = False
 
 
 @dataclass
@@ -105,8 +106,8 @@ class RegistryStore:
         ]
         for k, v in fields.items():
             args += [k, v]
-        head, events = self._result(self._heartbeat(args=args), 3)
-        return WriteResult(head[0], int(head[1]), head[2], events)
+        head, events = self._result(self._heartbeat(args=args), 4)
+        return WriteResult(head[0], int(head[1]), head[2], events, paused=head[3] == "1")
 
     def deregister(self, service_id: str) -> WriteResult:
         head, events = self._result(self._deregister(args=[*self._common(), key_part(service_id)]), 2)

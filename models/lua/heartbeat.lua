@@ -1,8 +1,9 @@
 -- ARGV[4] escaped id, [5] status, [6] epoch ('' = any), then field/value pairs of reported metrics.
 local qid = ARGV[4]
 local h = K_SVC .. qid
+local paused = '0'
 local function reply(outcome, extra)
-  local res = {outcome, NOW_S, extra or ''}
+  local res = {outcome, NOW_S, extra or '', paused}
   for _, e in ipairs(out) do res[#res + 1] = e end
   return res
 end
@@ -17,6 +18,10 @@ redis.call('HSET', h, 'last_hb_ms', NOW_S, 'missed', 0, 'state', 'up', 'status',
 redis.call('ZADD', K_DEAD, NOW + tonumber(f[3]), qid)
 redis.call('SREM', K_SILENT, qid)
 redis.call('SET', K_ALIVE .. qid, epoch, 'PX', f[4])
+-- Pause All (or this agent's pause) from the HMI: the agent learns it from its heartbeat response.
+if redis.call('EXISTS', P .. ':hmi:paused') == 1 or redis.call('SISMEMBER', P .. ':hmi:paused_agents', qid) == 1 then
+  paused = '1'
+end
 if f[1] == 'down' then
   alert(h, 'heartbeat_restored', 'restored', 0, NOW)
   publish('status_update', 'registry', extend(redis.call('HGET', h, 'alert_base'),

@@ -79,7 +79,7 @@ def live(make_settings: Callable[..., Settings], artifacts: Path) -> Iterator[Li
     worker = Proc(
         "worker",
         [str(BIN / "celery"), "-A", "app.worker", "worker", "--pool", "prefork", "--concurrency", "3",
-         "--queues", f"{settings.pas_key_prefix}.default", "--without-heartbeat", "--without-mingle",
+         "--queues", settings.worker_queues, "--without-heartbeat", "--without-mingle",
          "--without-gossip", "--loglevel", "INFO", "--hostname", f"{settings.pas_key_prefix}@%h"],
         env, logs,
     )  # fmt: skip

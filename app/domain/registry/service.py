@@ -123,7 +123,9 @@ class Registry:
                 field="epoch",
                 current_epoch=int(result.extra),
             )
-        return HeartbeatResponse(ts=iso(result.now_ms), status=req.status, epoch=int(result.extra))
+        return HeartbeatResponse(
+            ts=iso(result.now_ms), status=req.status, epoch=int(result.extra), paused=result.paused
+        )
 
     def deregister(self, service_id: str) -> Success:
         result = self._store.deregister(service_id)
