@@ -87,8 +87,21 @@
     }));
   }
 
+  const pauseButton = document.getElementById("pause");
+  function renderControl(ctl) {
+    pauseButton.dataset.paused = ctl.paused ? "1" : "0";
+    pauseButton.textContent = ctl.paused ? "Resume all" : "Pause all";
+    pauseButton.classList.toggle("paused", ctl.paused);
+  }
+  pauseButton.addEventListener("click", () => {
+    const action = pauseButton.dataset.paused === "1" ? "resume_all" : "pause_all";
+    fetch("/api/action", { method: "POST", headers: { "Content-Type": "application/json" },
+                           body: JSON.stringify({ action }) })
+      .then((r) => r.json()).then((b) => renderControl(b.state));
+  });
+
   function refresh() {
-    const jobs = [];
+    const jobs = [getJSON("/api/control").then(renderControl)];
     if (page === "dashboard") {
       jobs.push(getJSON("/api/metrics").then(renderCore), getJSON("/api/services").then((b) => renderServices(b.services)));
     } else if (page === "tree") {

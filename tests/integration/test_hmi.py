@@ -96,6 +96,13 @@ def test_dashboard_live_in_chromium(live: Live, browser) -> None:
     # it stops beating: red card and the banner, live
     page.wait_for_selector('[data-service-id="hmi-evil"].down', timeout=6_000)
     assert page.is_visible("#banner")
+    # Pause All from the page really pauses (and the button says so); Resume All undoes it
+    page.click("#pause")
+    page.wait_for_selector("#pause.paused", timeout=5_000)
+    assert requests.get(live.url(None, "/api/control"), timeout=5).json()["paused"] is True
+    page.click("#pause")
+    page.wait_for_selector("#pause:not(.paused)", timeout=5_000)
+    assert requests.get(live.url(None, "/api/control"), timeout=5).json()["paused"] is False
     for path in ("/tree", "/alerts", "/sequencer", "/resources", "/costs"):
         page.goto(live.url(None, path))
         page.wait_for_load_state("networkidle")
