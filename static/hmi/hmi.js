@@ -58,22 +58,46 @@
     banner.textContent = down.length ? `${down.length} service(s) down: ${down.map((s) => s.name).join(", ")}` : "";
   }
 
+  // The tree: D3 hierarchy under "PAS Root"; folds (by service id) and the zoom survive every update.
+  const folded = new Set();
+  let treeLayer = null;
+  let linkLayer = null;
+  let nodeLayer = null;
   function renderTree(tree) {
-    const root = document.getElementById("tree");
-    if (!root) return;
-    const build = (node) => {
-      const li = el("li");
-      li.append(el("span", `light ${statusClass(node.status || "ok")}`), el("span", "label", node.name));
-      if (node.children && node.children.length) {
-        const ul = el("ul");
-        ul.append(...node.children.map(build));
-        li.append(ul);
-      }
-      return li;
-    };
-    const ul = el("ul");
-    ul.append(build(tree));
-    root.replaceChildren(ul);
+    const svgNode = document.getElementById("tree");
+    if (!svgNode || typeof d3 === "undefined") return;
+    const svg = d3.select(svgNode);
+    if (!treeLayer) {
+      treeLayer = svg.append("g");
+      linkLayer = treeLayer.append("g");  // links under nodes, whatever order updates arrive in
+      nodeLayer = treeLayer.append("g");
+      const zoom = d3.zoom().scaleExtent([0.2, 4]).on("zoom", (e) => treeLayer.attr("transform", e.transform));
+      svg.call(zoom).call(zoom.transform, d3.zoomIdentity.translate(60, svgNode.clientHeight / 2));
+    }
+    const key = (d) => d.data.service_id || "PAS Root";
+    const root = d3.hierarchy(tree, (d) => (folded.has(d.service_id || "PAS Root") ? null : d.children));
+    d3.tree().nodeSize([30, 200])(root);
+    linkLayer.selectAll("path.link").data(root.links(), (l) => key(l.target)).join("path")
+      .attr("class", "link")
+      .attr("d", d3.linkHorizontal().x((d) => d.y).y((d) => d.x));
+    const nodes = nodeLayer.selectAll("g.node").data(root.descendants(), key).join((enter) => {
+      const g = enter.append("g");
+      g.append("circle").attr("r", 7);
+      g.append("text").attr("dy", "0.32em").attr("x", 12);
+      g.append("title");
+      return g;
+    });
+    nodes.attr("class", (d) => `node ${d.depth === 0 ? "ok" : statusClass(d.data.status)}` +
+                               (folded.has(key(d)) ? " folded" : ""))
+      .attr("data-id", key)
+      .attr("transform", (d) => `translate(${d.y},${d.x})`)
+      .on("click", (_e, d) => {
+        folded.has(key(d)) ? folded.delete(key(d)) : folded.add(key(d));
+        renderTree(tree);
+      });
+    nodes.select("text").text((d) => d.data.name);  // text(): inert, whatever the agent named itself
+    nodes.select("title").text((d) => [d.data.name, d.data.status, d.data.agent_role, d.data.tier !== null &&
+      d.data.tier !== undefined ? `tier ${d.data.tier}` : null, d.data.last_heartbeat].filter(Boolean).join(" · "));
   }
 
   function renderAlerts(alerts) {

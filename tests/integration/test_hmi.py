@@ -111,3 +111,28 @@ def test_dashboard_live_in_chromium(live: Live, browser) -> None:
     assert errors == [] and foreign == []
     page.close()
     assert (shots / "alerts.png").exists() and (shots / "dashboard.png").exists()
+
+
+def test_tree_updates_in_place_and_keeps_folds(live: Live, browser) -> None:
+    reg = live.url("registry", "/register")
+    base = {"type": "agent", "role": "production", "url": "internal://x", "caps": ["c"], "heartbeat_interval_s": 3600}
+    requests.post(reg, json={**base, "name": "tree-boss", "labels": {"tier": 1}}, timeout=5)
+    requests.post(reg, json={**base, "name": "tree-kid", "labels": {"parent": "tree-boss", "tier": 2}}, timeout=5)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live.url(None, "/tree"))
+    page.wait_for_selector('g.node[data-id="agent-tree-kid"]', timeout=10_000)
+    assert page.text_content('g.node[data-id="agent-tree-boss"] text') == "tree-boss"
+    page.click('g.node[data-id="agent-tree-boss"] circle')  # fold
+    page.wait_for_selector('g.node[data-id="agent-tree-kid"]', state="detached", timeout=5_000)
+    # a new agent arrives live: it appears without a reload and the fold is kept
+    requests.post(reg, json={**base, "name": "tree-new", "labels": {"tier": 3}}, timeout=5)
+    page.wait_for_selector('g.node[data-id="agent-tree-new"]', timeout=5_000)
+    assert page.query_selector('g.node[data-id="agent-tree-kid"]') is None
+    assert "folded" in (page.get_attribute('g.node[data-id="agent-tree-boss"]', "class") or "")
+    page.click('g.node[data-id="agent-tree-boss"] circle')  # unfold
+    page.wait_for_selector('g.node[data-id="agent-tree-kid"]', timeout=5_000)
+    page.screenshot(path=str(live.settings.artifacts_dir / "screenshots" / "tree-d3.png"), full_page=True)
+    assert errors == []
+    page.close()
