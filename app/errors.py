@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.domain.errors import (
+    BudgetExceeded,
     Conflict,
     InvalidInput,
     NotFound,
@@ -26,6 +27,7 @@ log = logging.getLogger("pas.errors")
 STATUS: dict[type[PasError], int] = {
     NotFound: 404,
     Conflict: 409,
+    BudgetExceeded: 429,
     InvalidInput: 422,
     NotImplementedYet: 501,
     StoreUnavailable: 503,

@@ -57,3 +57,36 @@ class SocketIOEmitter:
                 manager.emit("event", envelope(body), namespace="/")
         except Exception:  # live push is best effort: the stream already holds the event
             log.warning("emit_failed", exc_info=True)
+
+
+class BackgroundEmitter:
+    """Live push off the request path: bodies queue here and one daemon thread (a greenlet under gevent)
+    emits them, so a call's answer does not wait on a PUBLISH."""
+
+    def __init__(self, emitter: SocketIOEmitter, max_queue: int = 10_000) -> None:
+        import queue
+
+        self._emitter = emitter
+        self._q: queue.Queue[list[str]] = queue.Queue(max_queue)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, bodies: list[str]) -> None:
+        if not bodies:
+            return
+        if self._thread is None or self._pid != os.getpid():
+            with self._lock:
+                if self._thread is None or self._pid != os.getpid():
+                    self._thread = threading.Thread(target=self._run, name="pas-emit", daemon=True)
+                    self._thread.start()
+                    self._pid = os.getpid()
+        try:
+            self._q.put_nowait(bodies)
+        except Exception:  # full: live push is best effort (clients recover by seq)
+            log.warning("emit_queue_full")
+
+    def _run(self) -> None:
+        while True:
+            bodies = self._q.get()
+            self._emitter.emit(bodies)

@@ -59,10 +59,13 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 def register_blueprints(app: Flask) -> None:
     from blueprints import (
         event_stream,
+        gateway,
         heartbeat_monitor,
         hmi,
         jobs,
         meta,
+        openai_api,
+        provider_router,
         registry,
         resource_manager,
         token_governor,
@@ -75,6 +78,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(token_governor.bp)
     app.register_blueprint(event_stream.bp)
     app.register_blueprint(hmi.bp)
+    app.register_blueprint(provider_router.bp)
+    app.register_blueprint(gateway.bp)
+    app.register_blueprint(openai_api.bp)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)
 
@@ -82,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
 def create_tables(app: Flask) -> None:
     import models.alerts
     import models.jobs
+    import models.receipts
     import models.summaries  # noqa: F401  (each registers its table on the metadata)
 
     with app.app_context():

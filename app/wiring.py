@@ -11,22 +11,30 @@ from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_j
 from app.domain.control.service import Operations
 from app.domain.errors import PasError
 from app.domain.event_stream.service import EventStream
+from app.domain.gateway.service import Gateway, GatewayConfig
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade
 from app.domain.jobs.service import Jobs
+from app.domain.provider_router.matrix import load_matrix
+from app.domain.provider_router.service import ProviderRouter, RouterConfig
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import load_config
 from app.domain.resource_manager.service import ResourceManager
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
-from app.events import LIVE_CLIENTS, SocketIOEmitter
+from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
+from app.providers.openai_compat import OpenAICompatClient
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
+from contracts.registry import DiscoverQuery
 from models.alert_store import AlertStore
 from models.control_store import ControlStore
 from models.event_store import EventStore
+from models.gateway_store import GatewayStore
 from models.governor_store import GovernorStore
 from models.job_store import JobStore
 from models.keys import Keys
+from models.provider_store import ProviderStore
+from models.receipt_store import ReceiptStore
 from models.registry_store import RegistryStore, ScriptParams
 from models.resource_store import ResourceStore
 from models.summary_store import SummaryStore
@@ -47,6 +55,8 @@ class Services:
     event_stream: EventStream
     hmi: HmiFacade
     operations: Operations
+    provider_router: ProviderRouter
+    gateway: Gateway
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -151,9 +161,40 @@ def build_services(app: Flask, settings: Settings) -> Services:
     operations = Operations(
         ControlStore(client, keys), CeleryWorkerControl(celery, settings.work_queue), registry, events, emitter
     )
+    gateway_store = GatewayStore(client, keys, settings.pas_events_maxlen)
+    router = ProviderRouter(
+        ProviderStore(client, keys),
+        gateway_store,
+        load_matrix(settings.pas_providers_matrix, settings.pas_host, settings.pas_port_offset),
+        lambda: registry.discover(DiscoverQuery(type="model")),
+        RouterConfig(
+            refresh_s=settings.pas_router_refresh_s,
+            own_host=settings.pas_host,
+            own_ports=frozenset(settings.bind_ports()),
+            allowlist=settings.upstream_allowlist,
+        ),
+        events.now_ms(),
+    )
+    gateway = Gateway(
+        router,
+        gateway_store,
+        ReceiptStore(engine, settings.pas_key_prefix),
+        OpenAICompatClient(),
+        BackgroundEmitter(emitter),
+        GatewayConfig(
+            costs_dir=settings.costs_dir,
+            retries=settings.pas_gateway_retries,
+            max_providers=settings.pas_gateway_max_providers,
+            backoff_s=settings.pas_gateway_backoff_s,
+            default_timeout_s=settings.pas_gateway_timeout_s,
+            trip_after=settings.pas_gateway_trip_after,
+            cooldown_s=settings.pas_gateway_cooldown_s,
+            interrupted_grace_s=settings.pas_gateway_interrupted_grace_s,
+        ),
+    )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
-        hmi, operations,
+        hmi, operations, router, gateway,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ celery.conf.include = [
     "tasks.resource_manager",
     "tasks.jobs",
     "tasks.token_governor",
+    "tasks.gateway",
     *extra_task_modules(),
 ]
 

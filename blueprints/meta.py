@@ -17,7 +17,10 @@ from config.ports import SERVICES, ServicePort
 from contracts.common import ServiceIndex
 
 VERSION = "0.1.0"
-BUILT = {"registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi"}
+BUILT = {
+    "registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi", "provider-router",
+    "gateway",
+}  # fmt: skip
 
 bp = Blueprint("meta", __name__)
 

@@ -51,6 +51,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": 5.0,
                 "options": {"expires": 10.0},
             },
+            "gateway-ship": {"task": "pas.gateway.ship", "schedule": 1.0, "options": {"expires": 2.0}},
+            "gateway-sweep": {"task": "pas.gateway.sweep", "schedule": 5.0, "options": {"expires": 10.0}},
             "jobs-reconcile": {"task": "pas.jobs.reconcile", "schedule": 1.0, "options": {"expires": 2.0}},
             "heartbeat-monitor-sweep": {
                 "task": "pas.heartbeat_monitor.sweep",

@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     pas_transcript_root: Path | None = None  # unset: /track may not name a transcript file
     pas_summarize_wait_s: float = Field(default=30.0, gt=0, le=600)
 
+    # Provider router and gateway
+    pas_providers_matrix: Path = ROOT / "config" / "providers.matrix.json"
+    # Hosts (host or host:port, comma-separated) PAS may send model calls to, besides its own loopback ports.
+    pas_upstream_allowlist: str = ""
+    pas_router_refresh_s: float = Field(default=0.5, gt=0, le=60)
+    pas_gateway_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    pas_gateway_retries: int = Field(default=1, ge=0, le=5)
+    pas_gateway_max_providers: int = Field(default=3, ge=1, le=10)
+    pas_gateway_backoff_s: float = Field(default=0.05, ge=0, le=10)
+    pas_gateway_trip_after: int = Field(default=3, ge=1, le=100)
+    pas_gateway_cooldown_s: float = Field(default=30.0, ge=0.1, le=3600)
+    pas_gateway_interrupted_grace_s: float = Field(default=30.0, ge=1, le=3600)
+
     # Events
     pas_events_maxlen: int = Field(default=100_000, ge=100)
 
@@ -81,6 +94,14 @@ class Settings(BaseSettings):
     @property
     def worker_queues(self) -> str:
         return f"{self.system_queue},{self.work_queue}"
+
+    @property
+    def upstream_allowlist(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.pas_upstream_allowlist.split(",") if h.strip())
+
+    @property
+    def costs_dir(self) -> Path:
+        return self.artifacts_dir / "costs"
 
     @property
     def docs_dir(self) -> Path:

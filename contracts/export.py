@@ -9,8 +9,10 @@ from pydantic import BaseModel
 
 from contracts.agents import AgentConfig
 from contracts.events import EventEnvelope
+from contracts.gateway import ChatCompletionRequest, InvokeRequest, Receipt, RouteRequest
 from contracts.heartbeat_monitor import Alert
 from contracts.jobs import JobCard
+from contracts.provider_router import ProviderRegisterRequest, SelectRequest
 from contracts.registry import DiscoverQuery, HeartbeatRequest, RegisterRequest, ServiceRecord
 from contracts.resource_manager import ResourceRequest
 
@@ -24,6 +26,12 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "job_card": JobCard,
     "resource_request": ResourceRequest,
     "agent_config": AgentConfig,
+    "provider_registration": ProviderRegisterRequest,
+    "provider_select": SelectRequest,
+    "route_request": RouteRequest,
+    "invoke_request": InvokeRequest,
+    "receipt": Receipt,
+    "chat_completion_request": ChatCompletionRequest,
 }
 
 DIR = Path(__file__).parent

@@ -89,3 +89,32 @@ class Keys:
 
     def socketio_channel(self) -> str:  # pub/sub ignores DB numbers; the prefix isolates
         return f"{self.prefix}:socketio"
+
+    # provider router
+    def providers(self) -> str:  # hash: name -> provider JSON (registered through the API)
+        return f"{self.prefix}:provider_router:providers"
+
+    def providers_version(self) -> str:  # counter: bumped on every change, so snapshots know to refresh
+        return f"{self.prefix}:provider_router:version"
+
+    # gateway
+    def gw(self, entity: str) -> str:
+        return f"{self.prefix}:gateway:{entity}"
+
+    def budget(self, scope: str, name: str) -> str:  # hash {budget, spent, inflight} in micro-USD
+        return f"{self.prefix}:gateway:budget:{scope}:{key_part(name)}"
+
+    def provider_latency(self, name: str) -> str:  # list: recent latencies (ms), newest first
+        return f"{self.prefix}:gateway:latency:{key_part(name)}"
+
+    def provider_outcomes(self, name: str) -> str:  # list: recent outcomes (1 ok, 0 failed), newest first
+        return f"{self.prefix}:gateway:outcomes:{key_part(name)}"
+
+    def provider_breaker(self, name: str) -> str:  # string: consecutive failures
+        return f"{self.prefix}:gateway:fails:{key_part(name)}"
+
+    def provider_cooldown(self, name: str) -> str:  # string with PX: present = cooling down (value: until ms)
+        return f"{self.prefix}:gateway:cooldown:{key_part(name)}"
+
+    def idempotency(self, key: str) -> str:  # hash {fp, receipt_id, status, body}
+        return f"{self.prefix}:gateway:idem:{key_part(key)}"

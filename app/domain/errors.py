@@ -19,6 +19,14 @@ class NotFound(PasError):
     code = "not_found"
 
 
+class NoProvider(NotFound):
+    code = "no_provider"
+
+
+class BudgetExceeded(PasError):
+    code = "budget_exceeded"
+
+
 class Conflict(PasError):
     code = "conflict"
 
@@ -29,6 +37,7 @@ class InvalidInput(PasError):
 
 class UpstreamError(PasError):
     code = "upstream_error"
+    upstream: tuple[int, bytes] | None = None  # (status, body) of a client error the upstream answered
 
 
 class UpstreamTimeout(UpstreamError):

@@ -18,6 +18,7 @@ from app.factory import create_app, create_tables
 from config.ports import BY_SLUG
 from config.settings import Settings
 from tests.support import BIN, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_until
+from tests.upstream import Upstream, start_upstream
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -66,11 +67,24 @@ def make_settings(redis_url: str, database_url: str, artifacts: Path) -> Callabl
 
 
 @pytest.fixture(scope="session")
-def live(make_settings: Callable[..., Settings], artifacts: Path) -> Iterator[Live]:
+def upstreams() -> Iterator[list[Upstream]]:
+    """Three real OpenAI-compatible HTTP upstreams on 127.0.0.1 (the live app allowlists exactly these)."""
+    ups = [start_upstream() for _ in range(3)]
+    yield ups
+    for up in ups:
+        up.server.shutdown()
+        up.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def live(make_settings: Callable[..., Settings], artifacts: Path, upstreams: list[Upstream]) -> Iterator[Live]:
     settings = make_settings(
         pas_port_offset=port_offset_with_free_ports(),
         pas_sweep_interval_s=1.0,
         pas_log_level="INFO",
+        pas_upstream_allowlist=",".join(f"127.0.0.1:{u.port}" for u in upstreams),
+        pas_gateway_backoff_s=0.01,
+        pas_gateway_cooldown_s=2.0,
     )
     app = create_app(settings)
     create_tables(app)

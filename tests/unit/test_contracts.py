@@ -24,6 +24,17 @@ GOOD: dict[str, dict] = {
     "resource_request": {"job_id": "j", "agent": "a", "cpu": 4, "mem_mb": 8192, "gpu": 1, "gpu_mem_mb": 4096},
     "agent_config": {"name": "architect", "display_name": "Architect", "agent_role": "coord", "tier": 1,
                      "capabilities": ["planning"]},
+    "provider_registration": {"name": "test-gpt-3.5", "model": "gpt-3.5-turbo", "context_window": 16385,
+                              "cost_per_input_token": 5e-7, "cost_per_output_token": 1.5e-6,
+                              "endpoint": "http://localhost:8100", "slo": {"latency_p95_ms": 900}},
+    "provider_select": {"requirements": {"capability": "chat", "context_window": 4000}, "optimization": "latency"},
+    "route_request": {"request_id": "r1", "agent": "a", "run_id": "test-run", "requirements": {"model": "gpt-4"},
+                      "payload": {"messages": [{"role": "user", "content": "hi"}]}},
+    "invoke_request": {"target": {"type": "model", "require_caps": ["chat"]}, "policy": {"prefer": "fastest"}},
+    "receipt": {"receipt_id": "x", "request_id": "r", "run_id": "d", "agent": "a", "timestamp": "t", "provider": "p",
+                "model": "m", "input_tokens": 1, "output_tokens": 2, "tokens_exact": True, "cost_usd": 0.1,
+                "latency_ms": 3.5, "status": "success"},
+    "chat_completion_request": {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": True},
 }  # fmt: skip
 
 BAD: list[tuple[str, dict, str]] = [
@@ -48,6 +59,16 @@ BAD: list[tuple[str, dict, str]] = [
     ("resource_request", {"agent": "a"}, "missing job_id"),
     ("agent_config", {**GOOD["agent_config"], "agent_role": "boss"}, "bad role"),
     ("agent_config", {**GOOD["agent_config"], "tier": "1"}, "string tier"),
+    ("provider_registration", {**GOOD["provider_registration"], "context_window": 0}, "context 0"),
+    ("provider_registration", {**GOOD["provider_registration"], "cost_per_input_token": -1}, "negative cost"),
+    ("provider_registration", {**GOOD["provider_registration"], "api_key": "sk"}, "unknown field"),
+    ("provider_select", {"optimization": "cheapest"}, "bad enum"),
+    ("route_request", {**GOOD["route_request"], "request_id": ""}, "empty id"),
+    ("route_request", {"agent": "a", "requirements": {}}, "missing request_id"),
+    ("invoke_request", {"target": {"type": "robot"}}, "bad type"),
+    ("receipt", {**GOOD["receipt"], "status": "maybe"}, "bad status"),
+    ("chat_completion_request", {**GOOD["chat_completion_request"], "base_url": "http://evil"}, "unknown field"),
+    ("chat_completion_request", {"model": "m", "messages": []}, "no messages"),
 ]
 
 

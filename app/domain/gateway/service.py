@@ -1,0 +1,578 @@
+"""The gateway: resolve through the router, call the upstream for real (retries, fallback, circuit breaker),
+and leave a receipt for every call — pending before the upstream call, final after (RELIABILITY decision 5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from app.domain.errors import BudgetExceeded, Conflict, InvalidInput, NoProvider, UpstreamError, UpstreamTimeout
+from app.domain.gateway.receipt_log import ReceiptLog, safe_run_id
+from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
+from app.domain.provider_router.service import ProviderRouter, candidates
+from app.domain.timefmt import iso
+from app.domain.token_governor.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, message_text
+from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure, UpstreamStream
+from contracts.gateway import BudgetSetRequest, BudgetSetResponse, BudgetStatus, Metrics, Receipt, ReceiptsResponse
+from models.gateway_store import MICRO, AttemptRecord, GatewayStore, to_micro
+from models.receipt_store import ReceiptStore
+
+log = logging.getLogger("pas.gateway")
+
+WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
+SIX_DP = Decimal("0.000001")
+CLIENT_ERRORS = frozenset({400, 404, 413, 422})  # the request's fault: the client gets the upstream's answer
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    costs_dir: Path
+    retries: int = 1  # extra attempts on one provider for a retryable error
+    max_providers: int = 3  # the winner and up to two fallbacks
+    backoff_s: float = 0.05
+    backoff_max_s: float = 1.0
+    default_timeout_s: float = 60.0
+    trip_after: int = 3  # consecutive failures that start a cooldown
+    cooldown_s: float = 30.0
+    window: int = 200
+    interrupted_grace_s: float = 30.0
+    idempotency_ttl_s: int = 86_400
+
+
+@dataclass
+class CallMeta:
+    request_id: str
+    run_id: str | None
+    agent: str
+    timeout_s: float | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class CallResult:
+    receipt: dict[str, Any]
+    body: bytes | None = None  # the upstream's answer, as it sent it
+    decision: Decision | None = None
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class _Call:
+    """One call in progress: what the receipt will say."""
+
+    meta: CallMeta
+    receipt_id: str
+    t0: float
+    decision: Decision
+    discovery_ms: float
+    estimate: int = 0
+    pending: bool = False
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    records: list[AttemptRecord] = field(default_factory=list)
+
+
+def cost_usd(p: Provider, in_tokens: int, out_tokens: int) -> float:
+    exact = Decimal(in_tokens) * Decimal(repr(p.cost_in)) + Decimal(out_tokens) * Decimal(repr(p.cost_out))
+    return float(exact.quantize(SIX_DP, rounding=ROUND_HALF_UP))
+
+
+def estimate_prompt_tokens(payload: dict[str, Any]) -> int:
+    messages = payload.get("messages")
+    if not isinstance(messages, list):
+        return 0
+    chars = sum(len(message_text(m)) for m in messages if isinstance(m, dict))
+    return -(-chars // CHARS_PER_TOKEN) + MESSAGE_OVERHEAD * (len(messages) + 1)
+
+
+def _max_out(payload: dict[str, Any]) -> int:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = payload.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_OUT_TOKENS
+
+
+class Gateway:
+    def __init__(
+        self,
+        router: ProviderRouter,
+        store: GatewayStore,
+        receipts: ReceiptStore,
+        client: OpenAICompatClient,
+        emit: Callable[[list[str]], None],
+        config: GatewayConfig,
+        provider_headers: Callable[[Provider], dict[str, str]] = lambda p: {},
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.router = router
+        self._store = store
+        self._receipts = receipts
+        self._client = client
+        self._emit = emit
+        self.config = config
+        self._log = ReceiptLog(config.costs_dir)
+        self._headers = provider_headers
+        self._sleep = sleep
+
+    @property
+    def receipt_log(self) -> ReceiptLog:
+        return self._log
+
+    # --- the call -----------------------------------------------------------------------------------------
+
+    def _start(self, ask: Ask, meta: CallMeta) -> _Call:
+        t0 = time.perf_counter()
+        decision = self.router.decide(ask)
+        return _Call(meta, uuid.uuid4().hex, t0, decision, (time.perf_counter() - t0) * 1000)
+
+    def call(self, ask: Ask, payload: dict[str, Any] | None, meta: CallMeta) -> CallResult:
+        """Non-streaming. payload None = a dry run. Raises NoProvider, BudgetExceeded, UpstreamError."""
+        call = self._start(ask, meta)
+        if call.decision.winner is None:
+            self._close(call, None, "error", error="no provider meets the requirements")
+            raise NoProvider("no provider meets the requirements", field="requirements",
+                             rejected=[{"name": n, "reason": w} for n, w in call.decision.rejected])  # fmt: skip
+        if payload is None:
+            receipt = self._close(call, call.decision.winner.provider, "success", dry_run=True)
+            return CallResult(receipt, None, call.decision)
+        self._begin(call, payload)
+        failure: UpstreamFailure | None = None
+        fallback_from: str | None = None
+        for scored, reply_or_failure in self._attempts(call, payload, stream=False):
+            if isinstance(reply_or_failure, UpstreamFailure):
+                failure = reply_or_failure
+                continue
+            body: bytes = reply_or_failure  # type: ignore[assignment]
+            first = call.decision.ranked[0].provider.name
+            fallback_from = first if scored.provider.name != first else None
+            tokens = _usage(body)
+            if tokens is None:
+                exact, in_t, out_t = False, estimate_prompt_tokens(payload), _estimate_completion(body)
+            else:
+                exact, (in_t, out_t) = True, tokens
+            receipt = self._close(
+                call, scored.provider, "success", in_tokens=in_t, out_tokens=out_t, exact=exact,
+                fallback_from=fallback_from,
+            )  # fmt: skip
+            return CallResult(receipt, body, call.decision)
+        self._fail(call, failure)
+        raise AssertionError("unreachable")
+
+    def _fail(self, call: _Call, failure: UpstreamFailure | None) -> None:
+        timed_out = failure is None or failure.outcome == "timeout"
+        status = "timeout" if timed_out else "error"
+        message = "deadline passed before any upstream answered" if failure is None else _describe(failure)
+        last = call.records[-1].provider if call.records else None
+        provider = self.router.provider(last) if last else None
+        receipt = self._close(call, provider, status, error=message)
+        if timed_out:
+            raise UpstreamTimeout(message, status="timeout", receipt_id=receipt["receipt_id"])
+        exc = UpstreamError(message, status="error", receipt_id=receipt["receipt_id"])
+        if failure is not None and failure.status in CLIENT_ERRORS:
+            exc.upstream = (failure.status, failure.body)  # the OpenAI surface passes the client's error through
+        raise exc
+
+    def stream(self, ask: Ask, payload: dict[str, Any], meta: CallMeta) -> Iterator[bytes]:
+        """Streaming: retries and fallback only before the first byte; the receipt closes when the stream ends."""
+        call = self._start(ask, meta)
+        if call.decision.winner is None:
+            self._close(call, None, "error", error="no provider meets the requirements")
+            raise NoProvider("no provider meets the requirements", field="requirements")
+        self._begin(call, payload)
+        failure: UpstreamFailure | None = None
+        for scored, opened in self._attempts(call, payload, stream=True):
+            if isinstance(opened, UpstreamFailure):
+                failure = opened
+                continue
+            assert isinstance(opened, UpstreamStream)
+            return self._relay(call, scored, opened, payload)
+        self._fail(call, failure)
+        raise AssertionError("unreachable")
+
+    def _relay(self, call: _Call, scored: Scored, upstream: UpstreamStream, payload: dict[str, Any]) -> Iterator[bytes]:
+        first = call.decision.ranked[0].provider.name
+        fallback_from = first if scored.provider.name != first else None
+        sse = _SseTally()
+        status, error = "success", None
+        try:
+            for chunk in upstream.chunks():
+                sse.feed(chunk)
+                yield chunk
+            if not sse.done:  # an OpenAI stream ends with [DONE]; a bare EOF is a broken stream
+                raise UpstreamFailure("stream_ended_early", False)
+        except UpstreamFailure as exc:
+            status, error = "partial", f"upstream stream broke after {sse.bytes} bytes: {exc.outcome}"
+            yield b'data: {"error":{"message":"upstream stream broke","type":"upstream_error"}}\n\n'
+        except GeneratorExit:
+            status, error = "partial", "client disconnected"
+            raise
+        finally:
+            upstream.close()
+            if sse.usage is not None:
+                exact, (in_t, out_t) = True, sse.usage
+            else:
+                exact, in_t, out_t = False, estimate_prompt_tokens(payload), -(-sse.chars // CHARS_PER_TOKEN)
+            self._close(call, scored.provider, status, in_tokens=in_t, out_tokens=out_t, exact=exact,
+                        fallback_from=fallback_from, error=error, stream=True)  # fmt: skip
+
+    def _begin(self, call: _Call, payload: dict[str, Any]) -> None:
+        in_t, out_t = estimate_prompt_tokens(payload), _max_out(payload)
+        top = call.decision.ranked[: self.config.max_providers]
+        call.estimate = max(to_micro(cost_usd(s.provider, in_t, out_t)) for s in top)
+        meta = call.meta
+        timeout = meta.timeout_s or self.config.default_timeout_s
+        pending = {
+            "receipt_id": call.receipt_id, "request_id": meta.request_id, "run_id": meta.run_id or "default",
+            "agent": meta.agent, "provider": top[0].provider.name, "model": top[0].provider.model,
+            "estimate": call.estimate, "started_ms": int(time.time() * 1000),
+        }  # fmt: skip
+        expire_ms = int((timeout + self.config.interrupted_grace_s) * 1000)
+        outcome = self._store.begin(
+            call.receipt_id, meta.run_id or "default", meta.agent, pending, call.estimate, expire_ms
+        )
+        if not outcome.granted:
+            pct = 100.0 * (outcome.spent + outcome.inflight) / outcome.budget if outcome.budget else 100.0
+            scope = "run " + (meta.run_id or "default") if outcome.scope == "run" else "agent " + meta.agent
+            detail = f"Budget exceeded: {pct:.1f}% used ({scope})"
+            self._close(call, top[0].provider, "error", error=detail)
+            raise BudgetExceeded(detail, field="budget", status="budget_exceeded", percent_used=round(pct, 2))
+        call.pending = True
+
+    def _attempts(self, call: _Call, payload: dict[str, Any], *, stream: bool) -> Iterator[tuple[Scored, object]]:
+        """Yields (candidate, body | UpstreamStream | UpstreamFailure) per attempt, in order, until one
+        succeeds (the caller stops iterating), a non-retryable error, or the deadline."""
+        timeout = call.meta.timeout_s or self.config.default_timeout_s
+        deadline = call.t0 + timeout
+        for scored in call.decision.ranked[: self.config.max_providers]:
+            p = scored.provider
+            body = json.dumps({**payload, "model": p.model}, separators=(",", ":")).encode()
+            url = p.endpoint + "/chat/completions"
+            headers = self._headers(p)
+            for attempt in range(1 + self.config.retries):
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    return
+                t = time.perf_counter()
+                try:
+                    if stream:
+                        result: object = self._client.stream(url, body, remaining, headers)
+                    else:
+                        result = self._client.chat(url, body, remaining, headers).body
+                except UpstreamFailure as failure:
+                    ms = (time.perf_counter() - t) * 1000
+                    call.records.append(AttemptRecord(p.name, False, ms))
+                    call.attempts.append({"provider": p.name, "outcome": failure.outcome, "ms": round(ms, 3),
+                                          "retryable": failure.retryable})  # fmt: skip
+                    log.info(
+                        "upstream_failed",
+                        extra={
+                            "provider": p.name,
+                            "outcome": failure.outcome,
+                            "attempt": attempt + 1,
+                            "request_id": call.meta.request_id,
+                        },
+                    )
+                    yield scored, failure
+                    if not failure.retryable:
+                        return  # a 4xx the next provider would answer the same way
+                    if attempt < self.config.retries:
+                        wait = failure.retry_after_s
+                        if wait is None:
+                            wait = min(self.config.backoff_s * (2**attempt), self.config.backoff_max_s)
+                        if wait >= deadline - time.perf_counter():
+                            break  # honouring Retry-After would pass the deadline: fail over now
+                        self._sleep(wait)
+                    continue
+                ms = (time.perf_counter() - t) * 1000
+                call.records.append(AttemptRecord(p.name, True, ms))
+                call.attempts.append({"provider": p.name, "outcome": "ok", "ms": round(ms, 3), "retryable": False})
+                yield scored, result
+                return
+
+    def _close(
+        self,
+        call: _Call,
+        provider: Provider | None,
+        status: str,
+        *,
+        in_tokens: int = 0,
+        out_tokens: int = 0,
+        exact: bool = True,
+        dry_run: bool = False,
+        fallback_from: str | None = None,
+        error: str | None = None,
+        stream: bool = False,
+    ) -> dict[str, Any]:
+        meta = call.meta
+        total_ms = (time.perf_counter() - call.t0) * 1000
+        upstream_ms = sum(a["ms"] for a in call.attempts)
+        cost = cost_usd(provider, in_tokens, out_tokens) if provider is not None else 0.0
+        receipt: dict[str, Any] = {
+            "receipt_id": call.receipt_id,
+            "request_id": meta.request_id,
+            "run_id": meta.run_id or "default",
+            "agent": meta.agent,
+            "timestamp": iso(int(time.time() * 1000)),
+            "provider": provider.name if provider else None,
+            "model": provider.model if provider else None,
+            "input_tokens": in_tokens,
+            "output_tokens": out_tokens,
+            "tokens_exact": exact,
+            "cost_usd": cost,
+            "latency_ms": round(total_ms, 3),
+            "status": status,
+            "dry_run": dry_run,
+            "stream": stream,
+            "error_message": error,
+            "fallback_from": fallback_from,
+            "resolved": {"service_id": provider.service_id, "name": provider.name, "url": provider.endpoint}
+            if provider
+            else None,
+            "timings_ms": {
+                "discovery": round(call.discovery_ms, 3),
+                "upstream": round(upstream_ms, 3),
+                "total": round(total_ms, 3),
+            },
+            "attempts": call.attempts,
+            "candidates": [c.model_dump() for c in candidates(call.decision)[: self.config.max_providers + 2]],
+            "selection_reason": call.decision.reason,
+            "metadata": meta.metadata,
+        }
+        line = json.dumps(receipt, separators=(",", ":"))
+        outcome = self._store.finish(
+            call.receipt_id, meta.run_id or "default", meta.agent, line,
+            estimate=call.estimate, actual=to_micro(cost), attempts=call.records, had_pending=call.pending,
+            trip_after=self.config.trip_after, cooldown_ms=int(self.config.cooldown_s * 1000),
+            window=self.config.window,
+        )  # fmt: skip
+        if outcome.closed:
+            self._log.append(meta.run_id, line)
+            self._emit(outcome.events)
+        for name in outcome.cooled:
+            self.router.mark_cooldown(name, int(self.config.cooldown_s * 1000))
+            log.warning("provider_cooldown", extra={"provider": name, "cooldown_s": self.config.cooldown_s})
+        log.info("gateway_call", extra={
+            "request_id": meta.request_id, "receipt_id": call.receipt_id, "status": status,
+            "provider": receipt["provider"], "ms": receipt["latency_ms"], "attempts": len(call.attempts),
+        })  # fmt: skip
+        return receipt
+
+    # --- idempotency (Idempotency-Key) ----------------------------------------------------------------------
+
+    def idempotent(self, key: str, body: bytes, run: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+        """The first call with a key runs; later ones get its answer (same key, other body → 422)."""
+        fp = hashlib.sha256(body).hexdigest()
+        seen = self._store.claim_idempotency(key, fp, uuid.uuid4().hex, self.config.idempotency_ttl_s)
+        if seen is None:
+            try:
+                status, out = run()
+            except Exception:
+                self._store.release_idempotency(key)
+                raise
+            self._store.settle_idempotency(key, status, out)
+            return status, out
+        if seen.get("fp") != fp:
+            raise InvalidInput("Idempotency-Key was used with a different body", field="Idempotency-Key")
+        if seen.get("state") != "done":
+            raise Conflict("a request with this Idempotency-Key is in progress", field="Idempotency-Key")
+        return int(seen["status"]), seen["body"].encode()
+
+    # --- budgets, receipts, metrics --------------------------------------------------------------------------
+
+    def set_budget(self, req: BudgetSetRequest) -> BudgetSetResponse:
+        if req.run_id is None and req.agent is None:
+            raise InvalidInput("run_id or agent is required", field="run_id")
+        micro = to_micro(req.budget_usd)
+        if req.run_id is not None:
+            self._emit(self._store.set_budget("run", req.run_id, micro))
+        if req.agent is not None:
+            self._emit(self._store.set_budget("agent", req.agent, micro))
+        log.info("budget_set", extra={"run_id": req.run_id, "agent": req.agent, "budget_usd": req.budget_usd})
+        return BudgetSetResponse(run_id=req.run_id, agent=req.agent, budget_usd=req.budget_usd)
+
+    def budget(self, scope: str, name: str) -> BudgetStatus:
+        got = self._store.budget(scope, name)
+        if got is None:
+            return BudgetStatus(run_id=name, budget_set=False, message=f"no budget set for {scope} {name!r}")
+        budget, spent, inflight = got
+        pct = round(100.0 * spent / budget, 2) if budget else 100.0
+        level = "critical" if pct >= 100 else "warning" if pct >= 90 else "caution" if pct >= 75 else "ok"
+        return BudgetStatus(
+            run_id=name, budget_set=True, budget_usd=budget / MICRO, spent_usd=spent / MICRO,
+            in_flight_usd=inflight / MICRO, remaining_usd=max(0, budget - spent - inflight) / MICRO,
+            percent_used=pct, alert_level=level, can_proceed=spent + inflight < budget,
+        )  # fmt: skip
+
+    def _queued(self) -> list[dict[str, Any]]:
+        return [json.loads(r) for r in self._store.queued_receipts(100_000)]
+
+    def receipts(self, run_id: str, limit: int = 10_000) -> ReceiptsResponse:
+        # The queue first, then SQL: a receipt shipped in between is in both, never in neither.
+        queued = [r for r in self._queued() if r["run_id"] == run_id]
+        rows = [json.loads(b) for b in self._receipts.by_run(run_id, limit)]
+        seen = {r["receipt_id"] for r in rows}
+        merged = rows + [r for r in queued if r["receipt_id"] not in seen]
+        merged.sort(key=lambda r: r["timestamp"])
+        total = float(sum(Decimal(repr(r["cost_usd"])) for r in merged))
+        return ReceiptsResponse(
+            run_id=run_id, receipts=[Receipt.model_validate(r) for r in merged[-limit:]], count=len(merged),
+            total_cost_usd=round(total, 6),
+        )  # fmt: skip
+
+    def metrics(self, window: str) -> Metrics:
+        seconds = WINDOWS[window]
+        since_ms = int(time.time() * 1000) - seconds * 1000
+        queued = self._queued()
+        rows: dict[str, tuple[str | None, str, int, int]] = {
+            rid: (prov, status, tokens, micro)
+            for rid, prov, status, tokens, micro, _ts in self._receipts.since(since_ms)
+        }
+        for r in queued:
+            ts = _ms(r["timestamp"])
+            if ts >= since_ms and r["receipt_id"] not in rows:
+                rows[r["receipt_id"]] = (r["provider"], r["status"], r["input_tokens"] + r["output_tokens"],
+                                         to_micro(r["cost_usd"]))  # fmt: skip
+        req_by: dict[str, int] = {}
+        cost_by: dict[str, int] = {}
+        tok_by: dict[str, int] = {}
+        total_micro = total_tokens = errors = 0
+        for prov, status, tokens, micro in rows.values():
+            name = prov or "none"
+            req_by[name] = req_by.get(name, 0) + 1
+            cost_by[name] = cost_by.get(name, 0) + micro
+            tok_by[name] = tok_by.get(name, 0) + tokens
+            total_micro += micro
+            total_tokens += tokens
+            errors += status not in ("success",)
+        n = len(rows)
+        return Metrics(
+            window=window,
+            total_cost_usd=total_micro / MICRO, total_requests=n, total_tokens=total_tokens,
+            cost_per_request=round(total_micro / MICRO / n, 6) if n else 0.0,
+            requests_per_provider=req_by, cost_per_provider={k: v / MICRO for k, v in cost_by.items()},
+            tokens_per_provider=tok_by, errors=errors, window_s=seconds,
+        )  # fmt: skip
+
+    def pending_count(self) -> int:
+        return self._store.pending_count()
+
+    # --- beat: ship receipts to SQL; close receipts whose call never finished -----------------------------
+
+    def ship(self, batch: int = 1000) -> int:
+        raw = self._store.queued_receipts(batch)
+        if not raw:
+            return 0
+        rows = []
+        for line in raw:
+            r = json.loads(line)
+            rows.append({
+                "receipt_id": r["receipt_id"], "request_id": r["request_id"], "run_id": r["run_id"],
+                "agent": r["agent"], "ts_ms": _ms(r["timestamp"]), "provider": r["provider"], "model": r["model"],
+                "status": r["status"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+                "cost_micro_usd": to_micro(r["cost_usd"]), "latency_ms": r["latency_ms"], "body": line,
+            })  # fmt: skip
+        self._receipts.insert_many(rows)  # ON CONFLICT DO NOTHING: a replayed batch inserts nothing twice
+        self._store.drop_shipped(len(raw))
+        return len(raw)
+
+    def close_interrupted(self, now_ms: int, batch: int = 500) -> int:
+        closed = 0
+        for receipt_id, pending in self._store.pending_due(now_ms, batch):
+            meta = CallMeta(pending["request_id"], pending["run_id"], pending["agent"])
+            call = _Call(meta, receipt_id, time.perf_counter(), Decision([]), 0.0, int(pending["estimate"]), True)
+            provider = self.router.provider(pending["provider"])
+            self._close(
+                call,
+                provider,
+                "interrupted",
+                error="the call never finished (its web process died or hung); closed by the sweeper",
+            )
+            closed += 1
+        return closed
+
+
+def _ms(timestamp: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _usage(body: bytes) -> tuple[int, int] | None:
+    try:
+        usage = json.loads(body).get("usage")
+        return int(usage["prompt_tokens"]), int(usage["completion_tokens"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _estimate_completion(body: bytes) -> int:
+    try:
+        choices = json.loads(body).get("choices") or []
+        text = "".join(str((c.get("message") or {}).get("content") or "") for c in choices)
+    except (ValueError, AttributeError):
+        return 0
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def _describe(failure: UpstreamFailure) -> str:
+    if failure.body:
+        try:
+            err = json.loads(failure.body).get("error")
+            message = err.get("message") if isinstance(err, dict) else err
+            if message:
+                return f"{failure.outcome}: {str(message)[:200]}"
+        except (ValueError, AttributeError):
+            pass
+    return failure.outcome
+
+
+class _SseTally:
+    """Counts what passes through a server-sent-events relay: content characters and the final usage."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.chars = 0
+        self.usage: tuple[int, int] | None = None
+        self.done = False
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.bytes += len(chunk)
+        self._buf += chunk
+        *events, self._buf = self._buf.split(b"\n\n")
+        for event in events:
+            for line in event.split(b"\n"):
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    self.done = True
+                    continue
+                if not data:
+                    continue
+                try:
+                    obj = json.loads(data)
+                except ValueError:
+                    continue
+                usage = obj.get("usage") if isinstance(obj, dict) else None
+                if isinstance(usage, dict) and "prompt_tokens" in usage:
+                    self.usage = (int(usage["prompt_tokens"]), int(usage.get("completion_tokens", 0)))
+                for choice in obj.get("choices") or [] if isinstance(obj, dict) else []:
+                    content = (choice.get("delta") or {}).get("content")
+                    if isinstance(content, str):
+                        self.chars += len(content)
+
+
+def run_key(run_id: str | None) -> str:
+    return safe_run_id(run_id)

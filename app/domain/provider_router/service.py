@@ -1,0 +1,391 @@
+"""The provider router: one view of the matrix, API-registered providers and the registry's model services,
+held as an in-memory snapshot so a routing decision makes no store round trip."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.domain.errors import InvalidInput, NoProvider, NotFound
+from app.domain.provider_router.matrix import Matrix
+from app.domain.provider_router.routing import Ask, Decision, Live, Provider, rank
+from app.domain.timefmt import iso
+from contracts.provider_router import (
+    Candidate,
+    ProviderDeactivated,
+    ProviderRecord,
+    ProviderRegisterRequest,
+    ProviderRegisterResponse,
+    ProvidersQuery,
+    Rejected,
+    RouterStats,
+    SelectRequest,
+    SelectResponse,
+)
+from contracts.registry import ServiceRecord
+from models.gateway_store import GatewayStore
+from models.provider_store import ProviderStore
+
+log = logging.getLogger("pas.provider_router")
+
+DOWN_STATUSES = frozenset({"down", "error"})
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    refresh_s: float = 0.5  # how stale a snapshot may get before a decision refreshes it
+    window: int = 200  # receipts in each provider's rolling window
+    min_samples: int = 3  # measured p95 is used from this many samples on
+    own_host: str = "127.0.0.1"
+    own_ports: frozenset[int] = frozenset()
+    allowlist: frozenset[str] = frozenset()  # host or host:port
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def endpoint_problem(url: str, cfg: RouterConfig) -> str | None:
+    """None when PAS may send requests (and keys) to url (RELIABILITY decision 10, X2)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "endpoint is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "endpoint must be an http(s) URL"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return "endpoint may not carry credentials, a query or a fragment"
+    host = parts.hostname.lower()
+    port = port or (443 if parts.scheme == "https" else 80)
+    if host in cfg.allowlist or f"{host}:{port}" in cfg.allowlist:
+        return None
+    if host in LOOPBACK_NAMES and port in cfg.own_ports:
+        return None  # PAS's own model services and adapters
+    try:
+        ipaddress.ip_address(host)
+        kind = "address"
+    except ValueError:
+        kind = "host"
+    return f"endpoint {kind} {host}:{port} is not in PAS_UPSTREAM_ALLOWLIST"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+@dataclass
+class _Entry:
+    provider: Provider
+    live: Live
+    created_ms: int
+    updated_ms: int
+    slo: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+
+
+class ProviderRouter:
+    def __init__(
+        self,
+        store: ProviderStore,
+        gateway_store: GatewayStore,
+        matrix: Matrix,
+        registry_models: Callable[[], list[ServiceRecord]],
+        config: RouterConfig,
+        started_ms: int,
+    ) -> None:
+        self._store = store
+        self._gw = gateway_store
+        self._matrix = matrix
+        self._registry_models = registry_models
+        self.config = config
+        self._started_ms = started_ms
+        self._entries: list[_Entry] = []
+        self._by_name: dict[str, _Entry] = {}
+        self._pairs: list[tuple[Provider, Live]] = []
+        self._refreshed = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def policy_sla_ms(self) -> float | None:
+        return self._matrix.policy.sla_ms_p95
+
+    @property
+    def default_policy(self) -> str:
+        return self._matrix.policy.prefer
+
+    # snapshot
+
+    def invalidate(self) -> None:
+        self._refreshed = 0.0
+
+    def _fresh(self) -> None:
+        if time.monotonic() - self._refreshed > self.config.refresh_s:
+            with self._lock:
+                if time.monotonic() - self._refreshed > self.config.refresh_s:
+                    self._refresh()
+
+    def _refresh(self) -> None:
+        now_ms = int(time.time() * 1000)
+        entries: dict[str, _Entry] = {}
+        for p in self._matrix.providers:
+            entries[p.name] = _Entry(p, Live(), self._started_ms, self._started_ms, None, None)
+        for name, rec in self._store.all().items():
+            entries[name] = _Entry(
+                Provider(
+                    name=name,
+                    model=rec["model"],
+                    context_window=int(rec["context_window"]),
+                    cost_in=float(rec["cost_per_input_token"]),
+                    cost_out=float(rec["cost_per_output_token"]),
+                    endpoint=rec["endpoint"],
+                    capabilities=frozenset(rec.get("capabilities") or []),
+                    features=frozenset(rec.get("features") or []),
+                    tier=rec.get("tier"),
+                    slo_p95_ms=_slo_p95(rec.get("slo")),
+                    source=rec.get("source", "api"),
+                    active=bool(rec.get("active", True)),
+                    service_id=rec.get("service_id"),
+                ),
+                Live(),
+                int(rec["created_ms"]),
+                int(rec["updated_ms"]),
+                rec.get("slo"),
+                rec.get("metadata"),
+            )
+        registry = {r.name: r for r in self._registry_models()}
+        for r in registry.values():
+            if r.name in entries or not r.url:
+                continue
+            labels = r.labels or {}
+            entries[r.name] = _Entry(
+                Provider(
+                    name=r.name,
+                    model=str(labels.get("model") or r.name),
+                    context_window=int(r.ctx_limit or labels.get("context_window") or 8192),
+                    cost_in=(r.cost_hint_usd_per_1k or 0.0) / 1000,
+                    cost_out=(r.cost_hint_usd_per_1k or 0.0) / 1000,
+                    endpoint=r.url.rstrip("/"),
+                    capabilities=frozenset(r.caps),
+                    tier=str(labels["tier"]) if labels.get("tier") is not None else None,
+                    slo_p95_ms=r.p95_ms,
+                    source="registry",
+                    service_id=r.service_id,
+                ),
+                Live(),
+                self._started_ms,
+                self._started_ms,
+                None,
+                None,
+            )
+        windows = self._gw.windows(list(entries), self.config.window)
+        for name, e in entries.items():
+            w = windows.get(name)
+            reg = registry.get(e.provider.service_id or name)
+            if reg is not None:
+                registry_ok: bool | None = reg.status not in DOWN_STATUSES
+            elif e.provider.service_id is not None:
+                registry_ok = False  # one of PAS's own model services that is not running
+            else:
+                registry_ok = None
+            measured = p95(w.latencies_ms) if w and len(w.latencies_ms) >= self.config.min_samples else None
+            err = (1 - sum(w.outcomes) / len(w.outcomes)) if w and w.outcomes else None
+            cool = now_ms + w.cooldown_left_ms if w and w.cooldown_left_ms > 0 else 0
+            e.live = Live(measured, err, cool, registry_ok)
+        ordered = sorted(entries.values(), key=lambda e: e.provider.name)
+        self._entries = ordered
+        self._by_name = {e.provider.name: e for e in ordered}
+        self._pairs = [(e.provider, e.live) for e in ordered]
+        self._refreshed = time.monotonic()
+
+    def mark_cooldown(self, name: str, cooldown_ms: int) -> None:
+        """This process knows at once; others at their next refresh."""
+        e = self._by_name.get(name)
+        if e is not None:
+            e.live = replace(e.live, cooldown_until_ms=int(time.time() * 1000) + cooldown_ms)
+            self._pairs = [(x.provider, x.live) for x in self._entries]
+
+    # decisions
+
+    def decide(self, ask: Ask) -> Decision:
+        self._fresh()
+        return rank(self._pairs, ask, int(time.time() * 1000))
+
+    def provider(self, name: str) -> Provider | None:
+        self._fresh()
+        e = self._by_name.get(name)
+        return e.provider if e else None
+
+    def models(self) -> list[Provider]:
+        self._fresh()
+        return [e.provider for e in self._entries]
+
+    # API
+
+    def register(self, req: ProviderRegisterRequest) -> ProviderRegisterResponse:
+        problem = endpoint_problem(req.endpoint, self.config)
+        if problem is not None:
+            raise InvalidInput(problem, field="endpoint")
+        now_ms = int(time.time() * 1000)
+        existing = self._store.get(req.name)
+        record = {
+            **req.model_dump(),
+            "endpoint": req.endpoint.rstrip("/"),
+            "source": "api",
+            "active": True,  # registering again reactivates
+            "created_ms": existing["created_ms"] if existing else now_ms,
+            "updated_ms": now_ms,
+        }
+        created = self._store.upsert(req.name, record)
+        self._refresh_now()
+        log.info("provider_registered", extra={"provider": req.name, "new": created, "model": req.model})
+        return ProviderRegisterResponse(
+            action="registered" if created else "updated", provider=self.get(req.name), timestamp=iso(now_ms)
+        )
+
+    def _refresh_now(self) -> None:
+        with self._lock:
+            self._refresh()
+
+    def deactivate(self, name: str) -> ProviderDeactivated:
+        self._fresh()
+        e = self._by_name.get(name)
+        if e is None:
+            raise NotFound(f"provider {name!r} not found", field="name")
+        p = e.provider
+        now_ms = int(time.time() * 1000)
+        record = {
+            "name": p.name, "model": p.model, "context_window": p.context_window,
+            "cost_per_input_token": p.cost_in, "cost_per_output_token": p.cost_out, "endpoint": p.endpoint,
+            "features": sorted(p.features), "capabilities": sorted(p.capabilities), "tier": p.tier,
+            "slo": e.slo, "metadata": e.metadata, "source": p.source, "active": False,
+            "service_id": p.service_id, "created_ms": e.created_ms, "updated_ms": now_ms,
+        }  # fmt: skip
+        self._store.upsert(name, record)
+        self._refresh_now()
+        log.info("provider_deactivated", extra={"provider": name})
+        return ProviderDeactivated(provider=name)
+
+    def _record(self, e: _Entry) -> ProviderRecord:
+        p, live = e.provider, e.live
+        now_ms = int(time.time() * 1000)
+        cooling = live.cooldown_until_ms > now_ms
+        status = "inactive" if not p.active else ("cooldown" if cooling else "active")
+        return ProviderRecord(
+            name=p.name,
+            model=p.model,
+            context_window=p.context_window,
+            cost_per_input_token=p.cost_in,
+            cost_per_output_token=p.cost_out,
+            endpoint=p.endpoint,
+            features=sorted(p.features),
+            slo=e.slo if e.slo is not None else ({"latency_p95_ms": p.slo_p95_ms} if p.slo_p95_ms else None),
+            metadata=e.metadata,
+            capabilities=sorted(p.capabilities),
+            tier=p.tier,
+            status=status,
+            healthy=p.active and not cooling and live.registry_ok is not False,
+            source=p.source,
+            created_at=iso(e.created_ms),
+            updated_at=iso(e.updated_ms),
+            measured_p95_ms=live.p95_ms,
+            error_rate=round(live.error_rate, 4) if live.error_rate is not None else None,
+            cooldown_until=iso(live.cooldown_until_ms) if cooling else None,
+        )
+
+    def list(self, q: ProvidersQuery) -> list[ProviderRecord]:
+        self._fresh()
+        out = []
+        for e in self._entries:
+            p = e.provider
+            if q.model is not None and p.model != q.model:
+                continue
+            if q.min_context is not None and p.context_window < q.min_context:
+                continue
+            if q.capability is not None and q.capability not in p.capabilities:
+                continue
+            out.append(self._record(e))
+        return out
+
+    def get(self, name: str) -> ProviderRecord:
+        self._fresh()
+        e = self._by_name.get(name)
+        if e is None:
+            raise NotFound(f"provider {name!r} not found", field="name")
+        return self._record(e)
+
+    def select(self, req: SelectRequest) -> SelectResponse:
+        r = req.requirements
+        ask = Ask(
+            model=r.model,
+            capability=r.capability,
+            provider=r.provider,
+            context_tokens=r.context_window,
+            features=frozenset(r.features),
+            optimization=req.optimization,
+            max_cost_usd=req.max_cost_usd,
+            max_latency_ms=req.max_latency_ms,
+            sla_ms_p95=self.policy_sla_ms,
+        )
+        decision = self.decide(ask)
+        if decision.winner is None:
+            raise NoProvider(
+                "no provider meets the requirements",
+                field="requirements",
+                rejected=[{"name": n, "reason": why} for n, why in decision.rejected],
+            )
+        cands = candidates(decision)
+        return SelectResponse(
+            selected_provider=cands[0],
+            alternatives=cands[1:],
+            selection_reason=decision.reason,
+            optimization=req.optimization,
+            rejected=[Rejected(name=n, reason=why) for n, why in decision.rejected],
+            timestamp=iso(int(time.time() * 1000)),
+        )
+
+    def stats(self) -> RouterStats:
+        self._fresh()
+        now_ms = int(time.time() * 1000)
+        active = [e for e in self._entries if e.provider.active]
+        by_source: dict[str, int] = {}
+        for e in self._entries:
+            by_source[e.provider.source] = by_source.get(e.provider.source, 0) + 1
+        return RouterStats(
+            active_providers=len(active),
+            inactive_providers=len(self._entries) - len(active),
+            cooldown_providers=sum(1 for e in active if e.live.cooldown_until_ms > now_ms),
+            unique_models=len({e.provider.model for e in active}),
+            total_models=len({e.provider.model for e in self._entries}),
+            by_source=by_source,
+        )
+
+
+def candidates(decision: Decision) -> list[Candidate]:
+    return [
+        Candidate(
+            name=s.provider.name,
+            model=s.provider.model,
+            endpoint=s.provider.endpoint,
+            estimated_cost_usd=round(s.estimated_cost_usd, 6),
+            p95_ms=s.p95_ms,
+            latency_source=s.latency_source,
+            score=s.score,
+            tier=s.provider.tier,
+        )
+        for s in decision.ranked
+    ]
+
+
+def _slo_p95(slo: dict[str, Any] | None) -> float | None:
+    if not slo:
+        return None
+    value = slo.get("latency_p95_ms", slo.get("p95_ms"))
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,21 @@
+-- Gateway: check every budget that applies and hold the call's estimate, then write the pending receipt.
+-- KEYS: run budget, agent budget, pending hash, pending deadlines zset.
+-- ARGV[4] receipt id, [5] pending receipt JSON, [6] estimate (micro-USD), [7] ms until the sweeper may
+-- close the receipt as interrupted. All or nothing (RELIABILITY decisions 4 and 5).
+local est = tonumber(ARGV[6])
+for i = 1, 2 do
+  local k = KEYS[i]
+  local b = redis.call('HMGET', k, 'budget', 'spent', 'inflight')
+  if b[1] then
+    local budget, spent, inflight = tonumber(b[1]), tonumber(b[2] or '0'), tonumber(b[3] or '0')
+    if spent + inflight + est > budget then
+      return {0, i, budget, spent, inflight}
+    end
+  end
+end
+for i = 1, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HINCRBY', KEYS[i], 'inflight', est) end
+end
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[4], NOW + tonumber(ARGV[7]), ARGV[4])
+return {1, NOW}
