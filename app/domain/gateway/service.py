@@ -17,7 +17,7 @@ from typing import Any
 from app.domain.errors import BudgetExceeded, Conflict, InvalidInput, NoProvider, UpstreamError, UpstreamTimeout
 from app.domain.gateway.receipt_log import ReceiptLog, safe_run_id
 from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
-from app.domain.provider_router.service import ProviderRouter, candidates
+from app.domain.provider_router.service import ProviderRouter
 from app.domain.timefmt import iso
 from app.domain.token_governor.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, message_text
 from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure, UpstreamStream
@@ -345,7 +345,7 @@ class Gateway:
                 "total": round(total_ms, 3),
             },
             "attempts": call.attempts,
-            "candidates": [c.model_dump() for c in candidates(call.decision)[: self.config.max_providers + 2]],
+            "candidates": [_candidate(c) for c in call.decision.ranked[: self.config.max_providers + 2]],
             "selection_reason": call.decision.reason,
             "metadata": meta.metadata,
         }
@@ -362,7 +362,8 @@ class Gateway:
         for name in outcome.cooled:
             self.router.mark_cooldown(name, int(self.config.cooldown_s * 1000))
             log.warning("provider_cooldown", extra={"provider": name, "cooldown_s": self.config.cooldown_s})
-        log.info("gateway_call", extra={
+        # The request line (app/http_hooks.py) already records each call; a failed one also gets its own line.
+        (log.info if status != "success" else log.debug)("gateway_call", extra={
             "request_id": meta.request_id, "receipt_id": call.receipt_id, "status": status,
             "provider": receipt["provider"], "ms": receipt["latency_ms"], "attempts": len(call.attempts),
         })  # fmt: skip
@@ -500,6 +501,14 @@ class Gateway:
             )
             closed += 1
         return closed
+
+
+def _candidate(s: Scored) -> dict[str, Any]:
+    """A candidate as receipts and answers show it (the Candidate contract), without a model round trip."""
+    p = s.provider
+    return {"name": p.name, "model": p.model, "endpoint": p.endpoint,
+            "estimated_cost_usd": round(s.estimated_cost_usd, 6), "p95_ms": s.p95_ms,
+            "latency_source": s.latency_source, "score": s.score, "tier": p.tier}  # fmt: skip
 
 
 def _ms(timestamp: str) -> int:
