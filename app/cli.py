@@ -87,6 +87,7 @@ def up(no_flower: bool, workers: int) -> None:
     sup.log("pas", f"HMI           {base}/")
     sup.log("pas", f"OpenAPI       {base}/openapi.json  (browse: {base}/docs)")
     sup.log("pas", f"registry      http://{settings.pas_host}:{6121 + settings.pas_port_offset}/  (legacy ports)")
+    sup.log("pas", f"OpenAI API    {base}/v1  (gateway: chat completions, models)")
     if not no_flower:
         sup.log("pas", f"Flower        http://127.0.0.1:{settings.pas_flower_port}/")
     sup.log("pas", "Ctrl-C stops everything")
