@@ -342,3 +342,20 @@ def test_restart_keeps_budgets_and_receipts(live: Live, upstreams: list[Upstream
     assert [x.request_id for x in gw.receipts(run).receipts] == [r.json()["request_id"]]
     assert fresh.extensions["pas"].provider_router.get(name).name == name
     fresh.extensions["redis"].close()
+
+
+def test_registry_model_services_join_the_router(live: Live, upstreams: list[Upstream]) -> None:
+    up = upstreams[2]
+    up.reset()
+    cap = uid("cap")
+    ok = {"name": uid("regmodel"), "type": "model", "role": "production", "url": up.base_url, "caps": [cap],
+          "ctx_limit": 4096, "heartbeat_interval_s": 60}  # fmt: skip
+    evil = {**ok, "name": uid("evil"), "url": "http://127.0.0.1:6379"}
+    for body in (ok, evil):
+        assert requests.post(live.url("registry", "/register"), json=body, timeout=5).status_code == 201
+    time.sleep(live.settings.pas_router_refresh_s + 0.1)
+    providers = requests.get(live.url("provider-router", f"/providers?capability={cap}"), timeout=5).json()
+    assert [p["name"] for p in providers["providers"]] == [ok["name"]]  # the non-allowlisted url is left out
+    assert providers["providers"][0]["source"] == "registry"
+    r = route(live, requirements={"capability": cap}, payload=CHAT)
+    assert r.status_code == 200 and r.json()["provider"] == ok["name"] and len(up.requests) == 1

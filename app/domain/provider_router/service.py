@@ -160,10 +160,13 @@ class ProviderRouter:
                 rec.get("slo"),
                 rec.get("metadata"),
             )
-        registry = {r.name: r for r in self._registry_models()}
-        for r in registry.values():
+        models = self._registry_models()
+        registry = {r.name: r for r in models} | {r.service_id: r for r in models}
+        for r in models:
             if r.name in entries or not r.url:
                 continue
+            if endpoint_problem(r.url, self.config) is not None:
+                continue  # a registry url is client-supplied: the same allowlist as /register (no SSRF)
             labels = r.labels or {}
             entries[r.name] = _Entry(
                 Provider(
