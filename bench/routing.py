@@ -45,8 +45,13 @@ def main() -> None:
     args = ap.parse_args()
     providers = pool(args.providers)
     asks = [
-        Ask(capability=c, optimization=POLICIES[i % 4], context_tokens=3000, sla_ms_p95=1500,
-            max_cost_usd=0.05 if i % 2 else None)  # fmt: skip
+        Ask(
+            capability=c,
+            optimization=POLICIES[i % 4],
+            context_tokens=3000,
+            sla_ms_p95=1500,
+            max_cost_usd=0.05 if i % 2 else None,
+        )
         for i, c in enumerate(["chat", "code", "summarize", "reasoning"] * 4)
     ]
     now = int(time.time() * 1000)

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, render_template
 from blueprints._http import doc, parse, parse_query, respond, svc
 from contracts.common import ErrorBody
 from contracts.control import ActionRequest, ActionResponse, ControlState
+from contracts.gateway import BudgetStatus, CostsQuery, CostsView, ReceiptsResponse
 from contracts.hmi import (
     AlertsFilter,
     CurrentTask,
@@ -83,6 +84,37 @@ def metrics() -> Response:
 def alerts() -> Response:
     """Monitor alerts and the other services' alert events, oldest first."""
     return respond(HmiAlerts(alerts=svc().hmi.alerts(parse_query(AlertsFilter).limit)))
+
+
+@bp.get("/api/costs")
+@doc(query=CostsQuery, resp={200: CostsView}, tags=TAGS)
+def costs() -> Response:
+    """Cost by provider over a window, $/min and tokens/min, the router's stats and the latest receipts."""
+    q = parse_query(CostsQuery)
+    s = svc()
+    m = s.gateway.metrics(q.window)
+    minutes = m.window_s / 60
+    return respond(
+        CostsView(
+            timestamp=s.hmi.now(), cost_metrics=m, provider_stats=s.provider_router.stats(),
+            usd_per_min=round(m.total_cost_usd / minutes, 6), tokens_per_min=round(m.total_tokens / minutes, 3),
+            recent=s.gateway.recent(q.limit),
+        )
+    )  # fmt: skip
+
+
+@bp.get("/api/costs/receipts/<run_id>")
+@doc(resp={200: ReceiptsResponse}, tags=TAGS)
+def costs_receipts(run_id: str) -> Response:
+    """A run's receipts (the gateway's /receipts/<run_id>)."""
+    return respond(svc().gateway.receipts(run_id))
+
+
+@bp.get("/api/costs/budget/<run_id>")
+@doc(resp={200: BudgetStatus}, tags=TAGS)
+def costs_budget(run_id: str) -> Response:
+    """A run's budget (the gateway's /budget/<run_id>)."""
+    return respond(svc().gateway.budget("run", run_id))
 
 
 @bp.get("/api/current-task")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from contracts.common import Body, Query, Request
-from contracts.provider_router import Candidate, Optimization, Requirements
+from contracts.provider_router import Candidate, Optimization, Requirements, RouterStats
 
 ReceiptStatus = Literal["pending", "success", "error", "timeout", "fallback", "partial", "interrupted"]
 AlertLevel = Literal["ok", "caution", "warning", "critical"]
@@ -234,3 +234,19 @@ class ModelEntry(Body):
 class ModelList(Body):
     object: Literal["list"] = "list"
     data: list[ModelEntry]
+
+
+class CostsQuery(Query):
+    window: Window = "hour"
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+class CostsView(Body):
+    """The HMI's /api/costs: the gateway's metrics, the router's stats, and the latest receipts."""
+
+    timestamp: str
+    cost_metrics: Metrics
+    provider_stats: RouterStats
+    usd_per_min: float
+    tokens_per_min: float
+    recent: list[Receipt]

@@ -38,6 +38,16 @@ class ReceiptStore:
         with Session(self._engine) as session:
             return list(session.scalars(query))
 
+    def latest(self, limit: int) -> list[str]:
+        query = (
+            select(ReceiptRow.body)
+            .where(ReceiptRow.origin == self._origin)
+            .order_by(ReceiptRow.ts_ms.desc(), ReceiptRow.receipt_id)
+            .limit(limit)
+        )
+        with Session(self._engine) as session:
+            return list(session.scalars(query))
+
     def since(self, since_ms: int) -> list[tuple[str, str | None, str, int, int, int]]:
         """(receipt_id, provider, status, tokens, cost µUSD, ts_ms) of every receipt since since_ms."""
         query = select(

@@ -111,6 +111,34 @@
     }));
   }
 
+  function renderCosts(view) {
+    const summary = document.getElementById("cost-summary");
+    if (!summary) return;
+    const m = view.cost_metrics;
+    const card = (label, value) => { const c = el("div", "card"); c.append(el("div", "muted", label), el("div", "big", value)); return c; };
+    summary.replaceChildren(card("spent (USD)", m.total_cost_usd.toFixed(6)), card("requests", m.total_requests),
+      card("tokens", m.total_tokens), card("USD / min", view.usd_per_min.toFixed(6)),
+      card("tokens / min", view.tokens_per_min.toFixed(1)), card("errors", m.errors),
+      card("providers active", view.provider_stats.active_providers));
+    const rows = Object.keys(m.requests_per_provider).sort().map((p) => {
+      const tr = el("tr");
+      tr.append(el("td", null, p), el("td", null, m.requests_per_provider[p]), el("td", null, m.tokens_per_provider[p] ?? 0),
+                el("td", null, (m.cost_per_provider[p] ?? 0).toFixed(6)));
+      return tr;
+    });
+    document.querySelector("#by-provider tbody").replaceChildren(...rows);
+    document.querySelector("#receipts tbody").replaceChildren(...view.recent.slice().reverse().map((r) => {
+      const tr = el("tr", r.status === "success" ? null : "bad");
+      tr.append(el("td", null, r.timestamp), el("td", null, r.run_id), el("td", null, r.agent),
+                el("td", null, r.provider || ""), el("td", null, r.dry_run ? "dry run" : r.status),
+                el("td", null, r.input_tokens + r.output_tokens), el("td", null, r.cost_usd.toFixed(6)),
+                el("td", null, Math.round(r.latency_ms)));
+      return tr;
+    }));
+  }
+  const windowSelect = document.getElementById("window");
+  if (windowSelect) windowSelect.addEventListener("change", () => refresh());
+
   const pauseButton = document.getElementById("pause");
   function renderControl(ctl) {
     pauseButton.dataset.paused = ctl.paused ? "1" : "0";
@@ -130,6 +158,9 @@
       jobs.push(getJSON("/api/metrics").then(renderCore), getJSON("/api/services").then((b) => renderServices(b.services)));
     } else if (page === "tree") {
       jobs.push(getJSON("/api/tree").then(renderTree));
+    } else if (page === "costs") {
+      const win = windowSelect ? windowSelect.value : "hour";
+      jobs.push(getJSON(`/api/costs?window=${encodeURIComponent(win)}`).then(renderCosts));
     } else if (page === "alerts") {
       jobs.push(getJSON("/api/alerts").then((b) => renderAlerts(b.alerts)));
     }

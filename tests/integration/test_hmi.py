@@ -136,3 +136,33 @@ def test_tree_updates_in_place_and_keeps_folds(live: Live, browser) -> None:
     page.screenshot(path=str(live.settings.artifacts_dir / "screenshots" / "tree-d3.png"), full_page=True)
     assert errors == []
     page.close()
+
+
+def test_costs_page_shows_receipts_live(live: Live, browser, upstreams) -> None:
+    up = upstreams[0]
+    up.reset()
+    name = f"costs-{int(time.time() * 1000)}"
+    reg = {"name": name, "model": name, "context_window": 1000, "cost_per_input_token": 1e-6,
+           "cost_per_output_token": 2e-6, "endpoint": up.base_url}  # fmt: skip
+    assert requests.post(live.url("provider-router", "/register"), json=reg, timeout=5).ok
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(live.url(None, "/costs"))
+    page.wait_for_selector("#conn.on", timeout=10_000)
+    page.wait_for_selector("#cost-summary .card", timeout=10_000)
+    evil = '<img src=x onerror="window.__xss=1;alert(1)">'
+    r = requests.post(live.url("gateway", "/route"), timeout=10, json={
+        "request_id": "costs-1", "agent": evil, "run_id": "costs-run", "requirements": {"provider": name},
+        "payload": {"messages": [{"role": "user", "content": "hi"}]}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    row = page.wait_for_selector(f'#receipts tbody tr:has(td:text-is("{name}"))', timeout=5_000)  # no reload
+    cells = [c.text_content() for c in row.query_selector_all("td")]
+    assert cells[2] == evil and cells[4] == "success"
+    page.wait_for_selector(f'#by-provider tbody td:text-is("{name}")', timeout=5_000)
+    assert page.evaluate("window.__xss") is None and dialogs == [] and errors == []
+    page.screenshot(path=str(live.settings.artifacts_dir / "screenshots" / "costs-live.png"), full_page=True)
+    page.close()

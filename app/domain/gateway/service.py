@@ -465,6 +465,14 @@ class Gateway:
             tokens_per_provider=tok_by, errors=errors, window_s=seconds,
         )  # fmt: skip
 
+    def recent(self, limit: int) -> list[Receipt]:
+        """The latest receipts: those still queued for SQL, then SQL's newest."""
+        queued = self._queued()[-limit:]
+        rows = [json.loads(b) for b in self._receipts.latest(limit)]
+        seen = {r["receipt_id"] for r in queued}
+        merged = sorted(queued + [r for r in rows if r["receipt_id"] not in seen], key=lambda r: r["timestamp"])
+        return [Receipt.model_validate(r) for r in merged[-limit:]]
+
     def pending_count(self) -> int:
         return self._store.pending_count()
 
