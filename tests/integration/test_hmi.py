@@ -150,7 +150,12 @@ def test_costs_page_shows_receipts_live(live: Live, browser, upstreams) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.goto(live.url(None, "/costs"))
     page.wait_for_selector("#conn.on", timeout=10_000)
     page.wait_for_selector("#cost-summary .card", timeout=10_000)
