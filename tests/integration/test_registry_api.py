@@ -214,9 +214,9 @@ def test_nul_in_a_name_is_refused_or_kept(client: FlaskClient) -> None:
 def test_unknown_paths_and_unbuilt_services(client: FlaskClient) -> None:
     r = client.get(f"{REG}/nothing-here")
     assert r.status_code == 404 and r.is_json
-    r = client.get("http://localhost:6103/providers")
+    r = client.get("http://localhost:6119/stats")
     assert r.status_code == 501 and r.json["error"] == "not_implemented"
-    r = client.post("http://localhost:6120/route", json={})
+    r = client.post("http://localhost:6119/invoke", json={})
     assert r.status_code == 501
 
 

@@ -120,6 +120,8 @@ class HeartbeatMonitor:
                     if event["event_type"] != "alert" or "alert_type" not in data:
                         continue
                     wire = alert_data(data, cursor, int(event["ts_ms"]))
+                    if event["source"] == "gateway":  # provider alerts are not service alerts: the HMI lists them
+                        continue
                     rows.append(
                         {
                             "seq": cursor,
