@@ -91,16 +91,7 @@ def alerts() -> Response:
 def costs() -> Response:
     """Cost by provider over a window, $/min and tokens/min, the router's stats and the latest receipts."""
     q = parse_query(CostsQuery)
-    s = svc()
-    m = s.gateway.metrics(q.window)
-    minutes = m.window_s / 60
-    return respond(
-        CostsView(
-            timestamp=s.hmi.now(), cost_metrics=m, provider_stats=s.provider_router.stats(),
-            usd_per_min=round(m.total_cost_usd / minutes, 6), tokens_per_min=round(m.total_tokens / minutes, 3),
-            recent=s.gateway.recent(q.limit),
-        )
-    )  # fmt: skip
+    return respond(svc().gateway.costs(q.window, q.limit))
 
 
 @bp.get("/api/costs/receipts/<run_id>")

@@ -10,12 +10,12 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
 
 from app.domain.errors import PasError
-from app.domain.gateway.service import CallMeta
-from app.domain.provider_router.routing import Ask
+from app.domain.gateway import requests as gateway_requests
+from app.domain.gateway.service import CallMeta, estimate_prompt_tokens
 from app.errors import status_for, validation_body
 from blueprints._http import doc, parse, respond, svc
 from contracts.common import ErrorBody
-from contracts.gateway import ChatCompletionRequest, ModelEntry, ModelList
+from contracts.gateway import ChatCompletionRequest, ModelList
 
 bp = Blueprint("openai_api", __name__, url_prefix="/v1")
 TAGS = ("openai",)
@@ -44,22 +44,6 @@ def _pas(exc: PasError) -> Response:
     return _openai_error(status_for(exc), exc.detail, exc.code, exc.field)
 
 
-def _ask(model: str, prompt_tokens: int | None) -> Ask:
-    router = svc().gateway.router
-    if router.provider(model) is not None:
-        kind = {"provider": model}
-    elif any(p.model == model for p in router.models()):
-        kind = {"model": model}
-    elif any(model in p.capabilities for p in router.models()):
-        kind = {"capability": model}
-    else:
-        from app.domain.errors import NotFound
-
-        raise NotFound(f"model {model!r} names no provider, model or capability", field="model")
-    return Ask(**kind, context_tokens=prompt_tokens, sla_ms_p95=router.policy_sla_ms,  # type: ignore[arg-type]
-               optimization=router.default_policy)  # fmt: skip
-
-
 @bp.post("/chat/completions")
 @doc(json=ChatCompletionRequest, resp={200: None, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody},
      tags=TAGS, mutating=True)  # fmt: skip
@@ -68,9 +52,7 @@ def chat_completions() -> Response:
     req = parse(ChatCompletionRequest)
     gw = svc().gateway
     payload = req.model_dump(exclude_unset=True)
-    from app.domain.gateway.service import estimate_prompt_tokens
-
-    ask = _ask(req.model, estimate_prompt_tokens(payload))
+    ask = gateway_requests.chat_ask(req.model, estimate_prompt_tokens(payload), gw.router)
     meta = CallMeta(
         request_id=g.get("request_id") or uuid.uuid4().hex,
         run_id=request.headers.get("X-PAS-Run-Id"),
@@ -96,20 +78,4 @@ def chat_completions() -> Response:
 @doc(resp={200: ModelList}, tags=TAGS)
 def models() -> Response:
     """Every name `model` may take: providers, their models, and capabilities."""
-    created = int(time.time())
-    data: list[ModelEntry] = []
-    seen: set[str] = set()
-    providers = [p for p in svc().gateway.router.models() if p.active]
-    for p in providers:
-        if p.name not in seen:
-            seen.add(p.name)
-            data.append(ModelEntry(id=p.name, created=created, owned_by=f"pas:{p.source}"))
-    for p in providers:
-        if p.model not in seen:
-            seen.add(p.model)
-            data.append(ModelEntry(id=p.model, created=created, owned_by="pas:model"))
-    for cap in sorted({c for p in providers for c in p.capabilities}):
-        if cap not in seen:
-            seen.add(cap)
-            data.append(ModelEntry(id=cap, created=created, owned_by="pas:capability"))
-    return respond(ModelList(data=data))
+    return respond(gateway_requests.model_list(svc().gateway.router, int(time.time())))

@@ -23,10 +23,6 @@ bp = Blueprint("provider_router", __name__, url_prefix="/api/provider-router")
 TAGS = ("provider-router",)
 
 
-def _now() -> str:
-    return svc().hmi.now()
-
-
 @bp.post("/register")
 @doc(json=ProviderRegisterRequest, resp={200: ProviderRegisterResponse, 201: ProviderRegisterResponse}, tags=TAGS,
      mutating=True)  # fmt: skip
@@ -40,8 +36,7 @@ def register() -> Response:
 @doc(query=ProvidersQuery, resp={200: ProvidersResponse}, tags=TAGS)
 def providers() -> Response:
     """Every provider: the matrix, the API-registered ones and the registry's model services, merged."""
-    items = svc().provider_router.list(parse_query(ProvidersQuery))
-    return respond(ProvidersResponse(providers=items, count=len(items), timestamp=_now()))
+    return respond(svc().provider_router.providers(parse_query(ProvidersQuery)))
 
 
 @bp.get("/providers/<name>")
@@ -76,4 +71,4 @@ def stats() -> Response:
 @doc(resp={200: RouterHealth}, tags=TAGS)
 def health() -> Response:
     """Provider router health."""
-    return respond(RouterHealth(timestamp=_now(), registry_stats=svc().provider_router.stats()))
+    return respond(svc().provider_router.health())

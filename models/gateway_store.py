@@ -143,6 +143,12 @@ class GatewayStore:
         bodies: Any = self._r.hmget(self._keys.gw("pending"), ids)
         return [(str(i), json.loads(b)) for i, b in zip(ids, bodies, strict=True) if b is not None]
 
+    def ping(self) -> bool:
+        try:
+            return bool(self._r.ping())
+        except redis.RedisError:
+            return False
+
     def pending_count(self) -> int:
         return int(self._r.hlen(self._keys.gw("pending")))
 

@@ -19,3 +19,8 @@ def parse_client_ts(value: str | float) -> int | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
+
+
+def iso_ms(value: str) -> int:
+    """An ISO 8601 time PAS wrote (iso() above) back in ms."""
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)

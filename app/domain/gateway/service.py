@@ -15,13 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import BudgetExceeded, Conflict, InvalidInput, NoProvider, UpstreamError, UpstreamTimeout
-from app.domain.gateway.receipt_log import ReceiptLog, safe_run_id
+from app.domain.gateway.receipt_log import ReceiptLog
 from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
-from app.domain.provider_router.service import ProviderRouter
-from app.domain.timefmt import iso
+from app.domain.provider_router.service import ProviderRouter, candidate
+from app.domain.timefmt import iso, iso_ms
 from app.domain.token_governor.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, message_text
 from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure, UpstreamStream
-from contracts.gateway import BudgetSetRequest, BudgetSetResponse, BudgetStatus, Metrics, Receipt, ReceiptsResponse
+from contracts.gateway import (
+    BudgetSetRequest,
+    BudgetSetResponse,
+    BudgetStatus,
+    CostsView,
+    GatewayHealth,
+    Metrics,
+    Receipt,
+    ReceiptsResponse,
+)
 from models.gateway_store import MICRO, AttemptRecord, GatewayStore, to_micro
 from models.receipt_store import ReceiptStore
 
@@ -345,7 +354,7 @@ class Gateway:
                 "total": round(total_ms, 3),
             },
             "attempts": call.attempts,
-            "candidates": [_candidate(c) for c in call.decision.ranked[: self.config.max_providers + 2]],
+            "candidates": [candidate(c) for c in call.decision.ranked[: self.config.max_providers + 2]],
             "selection_reason": call.decision.reason,
             "metadata": meta.metadata,
         }
@@ -440,7 +449,7 @@ class Gateway:
             for rid, prov, status, tokens, micro, _ts in self._receipts.since(since_ms)
         }
         for r in queued:
-            ts = _ms(r["timestamp"])
+            ts = iso_ms(r["timestamp"])
             if ts >= since_ms and r["receipt_id"] not in rows:
                 rows[r["receipt_id"]] = (r["provider"], r["status"], r["input_tokens"] + r["output_tokens"],
                                          to_micro(r["cost_usd"]))  # fmt: skip
@@ -473,8 +482,30 @@ class Gateway:
         merged = sorted(queued + [r for r in rows if r["receipt_id"] not in seen], key=lambda r: r["timestamp"])
         return [Receipt.model_validate(r) for r in merged[-limit:]]
 
+    def costs(self, window: str, limit: int) -> CostsView:
+        m = self.metrics(window)
+        minutes = m.window_s / 60
+        return CostsView(
+            timestamp=iso(int(time.time() * 1000)), cost_metrics=m, provider_stats=self.router.stats(),
+            usd_per_min=round(m.total_cost_usd / minutes, 6), tokens_per_min=round(m.total_tokens / minutes, 3),
+            recent=self.recent(limit),
+        )  # fmt: skip
+
     def pending_count(self) -> int:
         return self._store.pending_count()
+
+    def health(self) -> GatewayHealth:
+        redis_state = "ok" if self._store.ping() else "unreachable"
+        stats = self.router.stats()
+        return GatewayHealth(
+            timestamp=iso(int(time.time() * 1000)),
+            dependencies={
+                "redis": redis_state,
+                "provider_router": "ok",
+                "providers_active": str(stats.active_providers),
+            },
+            pending_receipts=self._store.pending_count(),
+        )
 
     # --- beat: ship receipts to SQL; close receipts whose call never finished -----------------------------
 
@@ -487,7 +518,7 @@ class Gateway:
             r = json.loads(line)
             rows.append({
                 "receipt_id": r["receipt_id"], "request_id": r["request_id"], "run_id": r["run_id"],
-                "agent": r["agent"], "ts_ms": _ms(r["timestamp"]), "provider": r["provider"], "model": r["model"],
+                "agent": r["agent"], "ts_ms": iso_ms(r["timestamp"]), "provider": r["provider"], "model": r["model"],
                 "status": r["status"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
                 "cost_micro_usd": to_micro(r["cost_usd"]), "latency_ms": r["latency_ms"], "body": line,
             })  # fmt: skip
@@ -509,20 +540,6 @@ class Gateway:
             )
             closed += 1
         return closed
-
-
-def _candidate(s: Scored) -> dict[str, Any]:
-    """A candidate as receipts and answers show it (the Candidate contract), without a model round trip."""
-    p = s.provider
-    return {"name": p.name, "model": p.model, "endpoint": p.endpoint,
-            "estimated_cost_usd": round(s.estimated_cost_usd, 6), "p95_ms": s.p95_ms,
-            "latency_source": s.latency_source, "score": s.score, "tier": p.tier}  # fmt: skip
-
-
-def _ms(timestamp: str) -> int:
-    from datetime import datetime
-
-    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _usage(body: bytes) -> tuple[int, int] | None:
@@ -589,7 +606,3 @@ class _SseTally:
                     content = (choice.get("delta") or {}).get("content")
                     if isinstance(content, str):
                         self.chars += len(content)
-
-
-def run_key(run_id: str | None) -> str:
-    return safe_run_id(run_id)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from app.domain.errors import InvalidInput, NoProvider, NotFound
 from app.domain.provider_router.matrix import Matrix
-from app.domain.provider_router.routing import Ask, Decision, Live, Provider, rank
+from app.domain.provider_router.routing import Ask, Decision, Live, Provider, Scored, rank
 from app.domain.timefmt import iso
 from contracts.provider_router import (
     Candidate,
@@ -24,7 +24,9 @@ from contracts.provider_router import (
     ProviderRegisterRequest,
     ProviderRegisterResponse,
     ProvidersQuery,
+    ProvidersResponse,
     Rejected,
+    RouterHealth,
     RouterStats,
     SelectRequest,
     SelectResponse,
@@ -110,6 +112,8 @@ class ProviderRouter:
         self._entries: list[_Entry] = []
         self._by_name: dict[str, _Entry] = {}
         self._pairs: list[tuple[Provider, Live]] = []
+        self._models: frozenset[str] = frozenset()
+        self._caps: frozenset[str] = frozenset()
         self._refreshed = 0.0
         self._lock = threading.Lock()
 
@@ -206,6 +210,8 @@ class ProviderRouter:
         self._entries = ordered
         self._by_name = {e.provider.name: e for e in ordered}
         self._pairs = [(e.provider, e.live) for e in ordered]
+        self._models = frozenset(e.provider.model for e in ordered)
+        self._caps = frozenset(c for e in ordered for c in e.provider.capabilities)
         self._refreshed = time.monotonic()
 
     def mark_cooldown(self, name: str, cooldown_ms: int) -> None:
@@ -225,6 +231,15 @@ class ProviderRouter:
         self._fresh()
         e = self._by_name.get(name)
         return e.provider if e else None
+
+    def name_kind(self, name: str) -> str | None:
+        """What a name means to the router: "provider", "model", "capability", or None (tried in that order)."""
+        self._fresh()
+        if name in self._by_name:
+            return "provider"
+        if name in self._models:
+            return "model"
+        return "capability" if name in self._caps else None
 
     def models(self) -> list[Provider]:
         self._fresh()
@@ -317,6 +332,13 @@ class ProviderRouter:
             out.append(self._record(e))
         return out
 
+    def providers(self, q: ProvidersQuery) -> ProvidersResponse:
+        items = self.list(q)
+        return ProvidersResponse(providers=items, count=len(items), timestamp=iso(int(time.time() * 1000)))
+
+    def health(self) -> RouterHealth:
+        return RouterHealth(timestamp=iso(int(time.time() * 1000)), registry_stats=self.stats())
+
     def get(self, name: str) -> ProviderRecord:
         self._fresh()
         e = self._by_name.get(name)
@@ -371,20 +393,16 @@ class ProviderRouter:
         )
 
 
+def candidate(s: Scored) -> dict[str, Any]:
+    """A candidate in the Candidate contract's shape, as receipts carry it (no model round trip per call)."""
+    p = s.provider
+    return {"name": p.name, "model": p.model, "endpoint": p.endpoint,
+            "estimated_cost_usd": round(s.estimated_cost_usd, 6), "p95_ms": s.p95_ms,
+            "latency_source": s.latency_source, "score": s.score, "tier": p.tier}  # fmt: skip
+
+
 def candidates(decision: Decision) -> list[Candidate]:
-    return [
-        Candidate(
-            name=s.provider.name,
-            model=s.provider.model,
-            endpoint=s.provider.endpoint,
-            estimated_cost_usd=round(s.estimated_cost_usd, 6),
-            p95_ms=s.p95_ms,
-            latency_source=s.latency_source,
-            score=s.score,
-            tier=s.provider.tier,
-        )
-        for s in decision.ranked
-    ]
+    return [Candidate.model_validate(candidate(s)) for s in decision.ranked]
 
 
 def _slo_p95(slo: dict[str, Any] | None) -> float | None:
