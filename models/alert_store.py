@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.alerts import AlertRow
+from models.sql_insert import insert_ignoring_duplicates
 
 
 class AlertStore:
@@ -19,13 +18,8 @@ class AlertStore:
         self._origin = origin
 
     def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         values = [{**row, "origin": self._origin} for row in rows]
-        stmt = insert(AlertRow).values(values).on_conflict_do_nothing(index_elements=["origin", "seq"])
-        with Session(self._engine) as session, session.begin():
-            session.execute(stmt)
+        insert_ignoring_duplicates(self._engine, AlertRow, values, ["origin", "seq"])
 
     def latest(self, limit: int, service_id: str | None, alert_type: str | None) -> list[AlertRow]:
         query = select(AlertRow).where(AlertRow.origin == self._origin).order_by(AlertRow.seq.desc()).limit(limit)

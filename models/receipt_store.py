@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.receipts import ReceiptRow
+from models.sql_insert import insert_ignoring_duplicates
 
 
 class ReceiptStore:
@@ -19,14 +18,8 @@ class ReceiptStore:
         self._origin = origin
 
     def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         values = [{**row, "origin": self._origin} for row in rows]
-        with Session(self._engine) as session, session.begin():
-            for start in range(0, len(values), 500):  # SQLite caps bound parameters per statement
-                stmt = insert(ReceiptRow).values(values[start : start + 500])
-                session.execute(stmt.on_conflict_do_nothing(index_elements=["origin", "receipt_id"]))
+        insert_ignoring_duplicates(self._engine, ReceiptRow, values, ["origin", "receipt_id"])
 
     def by_run(self, run_id: str, limit: int) -> list[str]:
         query = (
