@@ -11,7 +11,7 @@ from typing import Any
 
 import socketio
 
-from app.domain.events import envelope
+from app.domain.events import envelope, rooms
 
 log = logging.getLogger("pas.events")
 
@@ -54,7 +54,9 @@ class SocketIOEmitter:
         try:
             manager = self._get()
             for body in bodies:
-                manager.emit("event", envelope(body), namespace="/")
+                env = envelope(body)
+                # One PUBLISH per event; each client gets it once, through "all" or its topic's room.
+                manager.emit("event", env, namespace="/", to=rooms(env["event_type"]))
         except Exception:  # live push is best effort: the stream already holds the event
             log.warning("emit_failed", exc_info=True)
 

@@ -13,12 +13,12 @@ from app.domain.errors import PasError
 from app.domain.event_stream.service import EventStream
 from app.domain.gateway.service import Gateway, GatewayConfig
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
-from app.domain.hmi.facade import HmiFacade
+from app.domain.hmi.facade import HmiFacade, HmiSources
 from app.domain.jobs.service import Jobs
 from app.domain.provider_router.matrix import load_matrix
 from app.domain.provider_router.service import ProviderRouter, RouterConfig
 from app.domain.registry.service import Registry
-from app.domain.resource_manager.capacity import load_config
+from app.domain.resource_manager.capacity import host_metrics, load_config
 from app.domain.resource_manager.service import ResourceManager
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
@@ -145,21 +145,35 @@ def build_services(app: Flask, settings: Settings) -> Services:
         agent_thresholds,
     )
     event_stream = EventStream(events, emitter, LIVE_CLIENTS.count)
+    control_store = ControlStore(client, keys)
     hmi = HmiFacade(
         registry,
         events,
-        {
-            "registry": lambda: registry.health().model_dump(),
-            "heartbeat_monitor": lambda: monitor.health().model_dump(),
-            "resource_manager": lambda: {"status": "ok", "active_reservations": resource_manager.active_count()},
-            "token_governor": lambda: governor.health().model_dump(),
-            "event_stream": lambda: event_stream.health().model_dump(),
-        },
-        jobs.list,
-        lambda limit: [a.model_dump() for a in monitor.alerts(AlertsQuery(limit=limit))],
+        HmiSources(
+            health_checks={
+                "registry": lambda: registry.health().model_dump(),
+                "heartbeat_monitor": lambda: monitor.health().model_dump(),
+                "resource_manager": lambda: {"status": "ok", "active_reservations": resource_manager.active_count()},
+                "token_governor": lambda: governor.health().model_dump(),
+                "event_stream": lambda: event_stream.health().model_dump(),
+            },
+            jobs=jobs.list,
+            monitor_alerts=lambda limit: [a.model_dump() for a in monitor.alerts(AlertsQuery(limit=limit))],
+            contexts=lambda: governor.status(None, None),
+            quotas=resource_manager.quotas,
+            reservations=resource_manager.reservations,
+            paused=lambda: (control_store.paused(), control_store.paused_agents()),
+            acked_alerts=control_store.acked_alerts,
+            host=host_metrics,
+        ),
     )
     operations = Operations(
-        ControlStore(client, keys), CeleryWorkerControl(celery, settings.work_queue), registry, events, emitter
+        control_store,
+        CeleryWorkerControl(celery, settings.work_queue),
+        registry,
+        events,
+        emitter,
+        hmi.alert_exists,
     )
     gateway_store = GatewayStore(client, keys, settings.pas_events_maxlen)
     router = ProviderRouter(

@@ -15,7 +15,9 @@ from contracts.hmi import (
     HmiHealth,
     HmiServices,
     Metrics,
+    ResourcesView,
     Sequencer,
+    SwarmView,
     Tree,
 )
 
@@ -83,7 +85,21 @@ def metrics() -> Response:
 @doc(query=AlertsFilter, resp={200: HmiAlerts}, tags=TAGS)
 def alerts() -> Response:
     """Monitor alerts and the other services' alert events, oldest first."""
-    return respond(HmiAlerts(alerts=svc().hmi.alerts(parse_query(AlertsFilter).limit)))
+    return respond(HmiAlerts(alerts=svc().hmi.alerts(parse_query(AlertsFilter))))
+
+
+@bp.get("/api/swarm")
+@doc(resp={200: SwarmView}, tags=TAGS)
+def swarm() -> Response:
+    """The dashboard's snapshot: host, capacity, one card per service (context, holdings, current job)."""
+    return respond(svc().hmi.swarm())
+
+
+@bp.get("/api/resources")
+@doc(resp={200: ResourcesView}, tags=TAGS)
+def resources() -> Response:
+    """Capacity, utilization, active reservations and what each agent holds."""
+    return respond(svc().hmi.resources())
 
 
 @bp.get("/api/costs")
@@ -125,7 +141,7 @@ def sequencer() -> Response:
 @bp.post("/api/action")
 @doc(json=ActionRequest, resp={200: ActionResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
 def action() -> Response:
-    """An operator action (Pause All / Resume All / pause or resume one agent), audit-logged."""
+    """An operator action (Pause All / Resume All / pause or resume one agent / acknowledge an alert), audited."""
     return respond(svc().operations.act(parse(ActionRequest)))
 
 

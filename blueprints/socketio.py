@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask_socketio import SocketIO, emit
+from flask_socketio import SocketIO, emit, join_room, leave_room
 
-from app.domain.events import envelope
+from app.domain.events import ROOM_ALL, TOPICS, envelope
 from app.domain.timefmt import iso
 from app.events import LIVE_CLIENTS
 from app.wiring import services
@@ -37,8 +37,19 @@ def register(sio: SocketIO) -> None:
                 "last_seq": events.last_seq(),
             },
         )
+        join_room(ROOM_ALL)
         LIVE_CLIENTS.add(1)
         return True
+
+    @sio.on("subscribe")
+    def _subscribe(data: Any = None) -> None:
+        """{"topics": [...]}: only those topics from now on (an empty or unknown list: everything again)."""
+        wanted = data.get("topics") if isinstance(data, dict) else None
+        topics = sorted({t for t in wanted if t in TOPICS}) if isinstance(wanted, list) else []
+        for t in TOPICS:
+            (join_room if t in topics else leave_room)(f"topic:{t}")
+        (leave_room if topics else join_room)(ROOM_ALL)
+        emit("subscribed", {"topics": topics or ["all"]})
 
     @sio.on("disconnect")
     def _disconnect(*_args: Any) -> None:

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from contracts.common import Body, Request
 
-Action = Literal["pause_all", "resume_all", "pause_agent", "resume_agent"]
+Action = Literal["pause_all", "resume_all", "pause_agent", "resume_agent", "ack_alert"]
 
 
 class ActionRequest(Request):
@@ -14,6 +14,7 @@ class ActionRequest(Request):
 
     action: Action
     service_id: str | None = Field(default=None, min_length=1, max_length=256)
+    alert_seq: int | None = Field(default=None, ge=1)  # ack_alert: the alert's seq
     note: str | None = Field(default=None, max_length=500)
 
 

@@ -7,6 +7,7 @@ from pydantic import Field
 from contracts.common import Body, Query
 from contracts.heartbeat_monitor import Alert
 from contracts.registry import ServiceRecord
+from contracts.resource_manager import Quota, Reservation
 
 
 class HmiHealth(Body):
@@ -29,6 +30,7 @@ class TreeNode(Body):
     agent_role: Any = None
     tier: Any = None
     type: str | None
+    ctx_ratio: float | None = None  # the token governor's used/limit: the node's size
     children: list[TreeNode] = Field(default_factory=list)
 
 
@@ -57,6 +59,84 @@ class HmiAlerts(Body):
 
 class AlertsFilter(Query):
     limit: int = Field(default=200, ge=1, le=1000)
+    alert_type: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    severity: Literal["info", "warning", "critical"] | None = None
+    source: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    service: str | None = Field(default=None, min_length=1, max_length=256)  # part of the name or id
+    acknowledged: bool | None = None
+
+
+class HostMetrics(Body):
+    cpus: int
+    cpu_percent: float
+    mem_percent: float
+    mem_used_mb: int
+    mem_total_mb: int
+    load_1m: float
+
+
+class ContextBar(Body):
+    run_id: str
+    ctx_used: int
+    ctx_limit: int
+    ctx_ratio: float
+    status: str
+
+
+class Holding(Body):
+    """What a service holds now through active reservations."""
+
+    cpu: float = 0.0
+    mem_mb: int = 0
+    gpu: int = 0
+    reservations: int = 0
+
+
+class JobBrief(Body):
+    job_id: str
+    task: str
+    status: str
+    progress: float
+    started_at: str | None
+
+
+class AgentCard(Body):
+    service_id: str
+    name: str
+    type: str
+    role: str
+    status: str
+    message: str | None
+    progress: float | None
+    last_heartbeat_ts: str
+    tier: Any = None
+    parent: Any = None
+    paused: bool
+    context: ContextBar | None
+    holding: Holding
+    job: JobBrief | None
+
+
+class SwarmView(Body):
+    """The dashboard's snapshot: host, capacity, and one card per registered service."""
+
+    timestamp: str
+    host: HostMetrics
+    capacity: dict[str, Quota]
+    paused: bool
+    open_alerts: int
+    last_seq: int
+    agents: list[AgentCard]
+
+
+class ResourcesView(Body):
+    timestamp: str
+    host: HostMetrics
+    capacity: dict[str, Quota]
+    ports: dict[str, Any]
+    holdings: dict[str, Holding]  # by agent
+    reservations: list[Reservation]
+    last_seq: int
 
 
 class Task(Body):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
@@ -32,3 +33,11 @@ class ControlStore:
     def paused_agents(self) -> list[str]:
         members: Any = self._r.smembers(self._keys.paused_agents())
         return sorted(from_key_part(m) for m in members)
+
+    def ack_alert(self, seq: int, ts: str, note: str | None) -> bool:
+        """False when it was already acknowledged (the first acknowledgement stands)."""
+        return bool(self._r.hsetnx(self._keys.acked_alerts(), str(seq), json.dumps({"ts": ts, "note": note})))
+
+    def acked_alerts(self) -> dict[int, dict[str, Any]]:
+        raw: Any = self._r.hgetall(self._keys.acked_alerts())
+        return {int(k): json.loads(v) for k, v in raw.items()}

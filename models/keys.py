@@ -77,6 +77,9 @@ class Keys:
     def paused_agents(self) -> str:  # set of escaped service ids
         return f"{self.prefix}:hmi:paused_agents"
 
+    def acked_alerts(self) -> str:  # hash: alert seq -> JSON {ts, note}
+        return f"{self.prefix}:hmi:acked"
+
     # event stream
     def event_seq(self) -> str:  # counter
         return f"{self.prefix}:event_stream:seq"

@@ -62,3 +62,33 @@ def log_transitions(log: logging.Logger, bodies: list[str]) -> None:
                 "missed_beats": data.get("missed_beats"),
             },
         )
+
+
+# Socket.IO rooms: a page subscribes to the topics it shows; a client that never subscribes gets everything.
+TOPICS = ("alerts", "agents", "jobs", "costs", "other")
+ROOM_ALL = "all"
+_TOPIC_BY_TYPE = {
+    "alert": "alerts",
+    "alert_acknowledged": "alerts",
+    "service_registered": "agents",
+    "service_deregistered": "agents",
+    "status_update": "agents",
+    "context_warning": "agents",
+    "context_breach": "agents",
+    "summary_created": "agents",
+    "context_cleared": "agents",
+    "context_resumed": "agents",
+    "operator_action": "agents",
+    "cost_update": "costs",
+    "budget_update": "costs",
+}
+
+
+def topic(event_type: str) -> str:
+    if event_type.startswith(("job_", "reservation_")):
+        return "jobs"
+    return _TOPIC_BY_TYPE.get(event_type, "other")
+
+
+def rooms(event_type: str) -> list[str]:
+    return [ROOM_ALL, f"topic:{topic(event_type)}"]

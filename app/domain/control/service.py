@@ -4,9 +4,10 @@ their heartbeat responses), per-agent pause, every action audited."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, NotFound
 from app.domain.ports import EventEmitter
 from app.domain.registry.service import Registry
 from app.domain.timefmt import iso
@@ -25,8 +26,15 @@ class WorkerControl(Protocol):
 
 class Operations:
     def __init__(
-        self, store: ControlStore, workers: WorkerControl, registry: Registry, events: EventStore, emitter: EventEmitter
+        self,
+        store: ControlStore,
+        workers: WorkerControl,
+        registry: Registry,
+        events: EventStore,
+        emitter: EventEmitter,
+        alert_exists: Callable[[int], bool],
     ) -> None:
+        self._alert_exists = alert_exists
         self._store = store
         self._workers = workers
         self._registry = registry
@@ -44,6 +52,12 @@ class Operations:
         elif req.action == "resume_all":
             self._store.set_paused(False)
             acked = self._workers.resume_consuming_work()
+        elif req.action == "ack_alert":
+            if req.alert_seq is None:
+                raise InvalidInput("ack_alert needs an alert_seq", field="alert_seq")
+            if not self._alert_exists(req.alert_seq):
+                raise NotFound(f"no alert with seq {req.alert_seq}", field="alert_seq")
+            self._store.ack_alert(req.alert_seq, iso(self._events.now_ms()), req.note)
         else:
             if req.service_id is None:
                 raise InvalidInput(f"{req.action} needs a service_id", field="service_id")
@@ -53,9 +67,13 @@ class Operations:
         body = self._events.append(
             "operator_action",
             "hmi",
-            {"action": req.action, "service_id": req.service_id, "note": req.note, "paused": state.paused,
+            {"action": req.action, "service_id": req.service_id, "alert_seq": req.alert_seq, "note": req.note,
+             "paused": state.paused,
              "paused_agents": state.paused_agents, "workers_acknowledged": acked},
         )  # fmt: skip
         self._emitter.emit([body])
-        log.info("operator_action", extra={"action": req.action, "service_id": req.service_id, "workers": acked})
+        log.info(
+            "operator_action",
+            extra={"action": req.action, "service_id": req.service_id, "alert_seq": req.alert_seq, "workers": acked},
+        )
         return ActionResponse(action=req.action, state=state, workers_acknowledged=acked, ts=iso(self._events.now_ms()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.domain.errors import PasError
@@ -12,37 +13,56 @@ from app.domain.events import envelope
 from app.domain.registry.service import Registry
 from app.domain.timefmt import iso
 from contracts.hmi import (
+    AgentCard,
+    AlertsFilter,
+    ContextBar,
     CurrentTask,
+    Holding,
+    HostMetrics,
+    JobBrief,
     Metrics,
     MetricsSummary,
+    ResourcesView,
     Sequencer,
     SequencerAgent,
     SequencerTask,
+    SwarmView,
     Task,
     Tree,
     TreeNode,
 )
 from contracts.jobs import JobRecord, JobsQuery
 from contracts.registry import DiscoverQuery, ServiceRecord
+from contracts.resource_manager import Quotas, Reservation, ReservationsQuery
+from contracts.token_governor import AgentContext
 from models.event_store import EventStore
 
 CORE = ("registry", "heartbeat_monitor", "resource_manager", "token_governor", "event_stream")
 
 
+@dataclass(frozen=True)
+class HmiSources:
+    """What the pages read from the other services (in-process calls, never HTTP)."""
+
+    health_checks: dict[str, Callable[[], dict[str, Any]]]
+    jobs: Callable[[JobsQuery], list[JobRecord]]
+    monitor_alerts: Callable[[int], list[dict[str, Any]]]
+    contexts: Callable[[], list[AgentContext]]
+    quotas: Callable[[], Quotas]
+    reservations: Callable[[ReservationsQuery], list[Reservation]]
+    paused: Callable[[], tuple[bool, list[str]]]
+    acked_alerts: Callable[[], dict[int, dict[str, Any]]]
+    host: Callable[[], dict[str, Any]]
+
+
 class HmiFacade:
-    def __init__(
-        self,
-        registry: Registry,
-        events: EventStore,
-        health_checks: dict[str, Callable[[], dict[str, Any]]],
-        jobs: Callable[[JobsQuery], list[JobRecord]],
-        monitor_alerts: Callable[[int], list[dict[str, Any]]],
-    ) -> None:
+    def __init__(self, registry: Registry, events: EventStore, sources: HmiSources) -> None:
         self._registry = registry
         self._events = events
-        self._health = health_checks
-        self._jobs = jobs
-        self._monitor_alerts = monitor_alerts
+        self._src = sources
+        self._health = sources.health_checks
+        self._jobs = sources.jobs
+        self._monitor_alerts = sources.monitor_alerts
 
     def now(self) -> str:
         return iso(self._events.now_ms())
@@ -52,7 +72,8 @@ class HmiFacade:
 
     def tree(self) -> Tree:
         records = self.services()
-        nodes = {r.service_id: self._node(r) for r in records}
+        contexts = self._contexts()
+        nodes = {r.service_id: self._node(r, self._context_of(contexts, r)) for r in records}
         by_name: dict[str, str] = {}
         for r in records:
             by_name.setdefault(r.name, r.service_id)
@@ -80,9 +101,10 @@ class HmiFacade:
         return False
 
     @staticmethod
-    def _node(r: ServiceRecord) -> TreeNode:
+    def _node(r: ServiceRecord, ctx: ContextBar | None = None) -> TreeNode:
         labels = r.labels
         return TreeNode(
+            ctx_ratio=ctx.ctx_ratio if ctx else None,
             name=r.name,
             service_id=r.service_id,
             status=r.status,
@@ -117,7 +139,38 @@ class HmiFacade:
             },
         )
 
-    def alerts(self, limit: int) -> list[dict[str, Any]]:
+    def alerts(self, query: AlertsFilter) -> list[dict[str, Any]]:
+        """Alerts, oldest first, with their acknowledgement; the filters apply before the limit."""
+        acked = self._src.acked_alerts()
+        out = []
+        for raw in self._all_alerts(1000):
+            ack = acked.get(int(raw.get("seq") or 0))
+            a = {**raw, "acknowledged": ack is not None, "acknowledged_at": ack["ts"] if ack else None}
+            if self._matches(a, query):
+                out.append(a)
+        return out[-query.limit :]
+
+    @staticmethod
+    def _matches(a: dict[str, Any], q: AlertsFilter) -> bool:
+        if q.alert_type is not None and a.get("alert_type") != q.alert_type:
+            return False
+        if q.severity is not None and a.get("severity") != q.severity:
+            return False
+        if q.source is not None and a.get("source", "heartbeat_monitor") != q.source:
+            return False
+        if q.acknowledged is not None and a["acknowledged"] != q.acknowledged:
+            return False
+        if q.service is not None:
+            needle = q.service.lower()
+            hay = [a.get(k) for k in ("service_name", "service_id", "agent", "job_id", "provider")]
+            if not any(isinstance(h, str) and needle in h.lower() for h in hay):
+                return False
+        return True
+
+    def alert_exists(self, seq: int) -> bool:
+        return any(int(a.get("seq") or 0) == seq for a in self._all_alerts(1000))
+
+    def _all_alerts(self, limit: int) -> list[dict[str, Any]]:
         """Monitor alerts (durable) and the other services' alert events (the replay window), oldest first."""
         other = []
         for body in self._events.recent(2000):
@@ -170,3 +223,82 @@ class HmiFacade:
             for j in self._jobs(JobsQuery(limit=500))
         ]
         return Sequencer(agents=agents, tasks=tasks, timestamp=self.now())
+
+    # the dashboard and the resources page
+
+    def _contexts(self) -> dict[str, ContextBar]:
+        """The latest context per agent (by the name or id the governor was told)."""
+        latest: dict[str, AgentContext] = {}
+        for c in self._src.contexts():
+            if c.agent not in latest or c.last_updated > latest[c.agent].last_updated:
+                latest[c.agent] = c
+        return {
+            a: ContextBar(run_id=c.run_id, ctx_used=c.ctx_used, ctx_limit=c.ctx_limit, ctx_ratio=c.ctx_ratio,
+                          status=c.status)
+            for a, c in latest.items()
+        }  # fmt: skip
+
+    @staticmethod
+    def _context_of(contexts: dict[str, ContextBar], r: ServiceRecord) -> ContextBar | None:
+        return contexts.get(r.service_id) or contexts.get(r.name)
+
+    def _active(self) -> list[Reservation]:
+        return self._src.reservations(ReservationsQuery(status="active", limit=1000))
+
+    @staticmethod
+    def _holdings(reservations: list[Reservation], key: Callable[[Reservation], str]) -> dict[str, Holding]:
+        out: dict[str, Holding] = {}
+        for res in reservations:
+            h = out.setdefault(key(res), Holding())
+            h.cpu = round(h.cpu + float(res.resources.cpu), 3)
+            h.mem_mb += res.resources.mem_mb
+            h.gpu += res.resources.gpu
+            h.reservations += 1
+        return out
+
+    def host(self) -> HostMetrics:
+        return HostMetrics(**self._src.host())
+
+    def swarm(self) -> SwarmView:
+        last_seq = self._events.last_seq()  # before the reads: a client replays from here without a gap
+        records = self.services()
+        contexts = self._contexts()
+        active = self._active()
+        by_service = self._holdings([r for r in active if r.service_id], lambda r: r.service_id or "")
+        by_agent = self._holdings([r for r in active if not r.service_id], lambda r: r.agent)
+        running: dict[str, JobRecord] = {}
+        for j in self._jobs(JobsQuery(status="running", limit=1000)):
+            running.setdefault(j.agent, j)
+        paused_all, paused_agents = self._src.paused()
+        cards = []
+        for r in records:
+            labels = r.labels or {}
+            job = running.get(r.service_id) or running.get(r.name)
+            cards.append(
+                AgentCard(
+                    service_id=r.service_id, name=r.name, type=r.type, role=r.role, status=r.status,
+                    message=r.message, progress=r.progress, last_heartbeat_ts=r.last_heartbeat_ts,
+                    tier=labels.get("tier"), parent=labels.get("parent"),
+                    paused=paused_all or r.service_id in paused_agents,
+                    context=self._context_of(contexts, r),
+                    holding=by_service.get(r.service_id) or by_agent.get(r.name) or Holding(),
+                    job=JobBrief(job_id=job.job_id, task=job.task, status=job.status, progress=job.progress,
+                                 started_at=job.started_at) if job else None,
+                )
+            )  # fmt: skip
+        open_alerts = sum(
+            1 for a in self.alerts(AlertsFilter(limit=1000, acknowledged=False)) if a.get("severity") == "critical"
+        )
+        return SwarmView(
+            timestamp=self.now(), host=self.host(), capacity=self._src.quotas().quotas, paused=paused_all,
+            open_alerts=open_alerts, last_seq=last_seq, agents=cards,
+        )  # fmt: skip
+
+    def resources(self) -> ResourcesView:
+        last_seq = self._events.last_seq()
+        quotas = self._src.quotas()
+        active = self._active()
+        return ResourcesView(
+            timestamp=self.now(), host=self.host(), capacity=quotas.quotas, ports=quotas.ports,
+            holdings=self._holdings(active, lambda r: r.agent), reservations=active, last_seq=last_seq,
+        )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +81,16 @@ def load_config(path: Path, disk_path: Path) -> ResourceConfig:
         port_max=int(ports.get("max", 29999)),
         role_limits={str(k): int(v) for k, v in raw.get("role_limits", {}).items()},
     )
+
+
+def host_metrics() -> dict[str, float | int]:
+    """The host right now, for the HMI (cpu_percent is since the previous call: non-blocking)."""
+    vm = psutil.virtual_memory()
+    return {
+        "cpus": psutil.cpu_count(logical=True) or 1,
+        "cpu_percent": float(psutil.cpu_percent(interval=None)),
+        "mem_percent": float(vm.percent),
+        "mem_used_mb": int((vm.total - vm.available) // (1024 * 1024)),
+        "mem_total_mb": int(vm.total // (1024 * 1024)),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
