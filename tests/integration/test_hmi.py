@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 from flask import Flask
 
 from tests.integration.conftest import Live
 
 HMI = "http://localhost:6101"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def test_facade_contract(app: Flask) -> None:
@@ -49,18 +43,6 @@ def test_facade_contract(app: Flask) -> None:
     seq = c.get(f"{HMI}/api/sequencer").json
     assert {a["name"] for a in seq["agents"]} == {"architect", "coder", "orphan", "bare"} and seq["tasks"] == []
     assert c.get(f"{HMI}/api/alerts").json == {"alerts": []}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (.ci/ensure-chromium could not install it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 def test_dashboard_live_in_chromium(live: Live, browser) -> None:

@@ -117,11 +117,11 @@ class HeartbeatMonitor:
                     event = json.loads(body)
                     cursor = int(event["seq"])
                     data = event.get("data") or {}
-                    if event["event_type"] != "alert" or "alert_type" not in data:
+                    # Only the monitor's own alerts: the others (jobs, governor, gateway, external broadcasts)
+                    # have other shapes, and the HMI lists them from the stream.
+                    if event["event_type"] != "alert" or event["source"] != "heartbeat_monitor":
                         continue
                     wire = alert_data(data, cursor, int(event["ts_ms"]))
-                    if event["source"] == "gateway":  # provider alerts are not service alerts: the HMI lists them
-                        continue
                     rows.append(
                         {
                             "seq": cursor,
