@@ -26,7 +26,7 @@ def page(live: Live, browser: Any) -> Iterator[Any]:
     """A fresh page that records console errors, page errors and dialogs (an XSS would open one)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     p = context.new_page()
-    p.problems = []  # type: ignore[attr-defined]
+    p.problems = []
     p.on("console", lambda m: p.problems.append(m.text) if m.type == "error" else None)
     p.on("pageerror", lambda e: p.problems.append(str(e)))
     p.on("response", lambda r: p.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
