@@ -34,6 +34,9 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     @app.after_request
     def _log(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if request.path.startswith("/static/vendor/") and response.status_code == 200:
+            # Vendored files carry their version in the name: a page load never revalidates or re-parses them.
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         started = g.get("started")
         log.info(
             "request",

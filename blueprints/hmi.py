@@ -10,6 +10,7 @@ from contracts.control import ActionRequest, ActionResponse, ControlState
 from contracts.gateway import BudgetStatus, CostsQuery, CostsView, ReceiptsResponse
 from contracts.hmi import (
     AlertsFilter,
+    Banner,
     CurrentTask,
     HmiAlerts,
     HmiHealth,
@@ -93,6 +94,13 @@ def alerts() -> Response:
 def swarm() -> Response:
     """The dashboard's snapshot: host, capacity, one card per service (context, holdings, current job)."""
     return respond(svc().hmi.swarm())
+
+
+@bp.get("/api/banner")
+@doc(resp={200: Banner}, tags=TAGS)
+def banner() -> Response:
+    """What the alert banner shows: services down and open critical alerts."""
+    return respond(svc().hmi.banner())
 
 
 @bp.get("/api/resources")

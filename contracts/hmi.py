@@ -178,3 +178,11 @@ class Sequencer(Body):
 
 
 __all__ = ["Alert"]
+
+
+class Banner(Body):
+    """What every page's alert banner shows."""
+
+    down: list[str]  # names, at most 20
+    down_count: int
+    open_critical: int

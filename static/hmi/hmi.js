@@ -139,9 +139,9 @@
 
   // ---- the alert banner (every page) ---------------------------------------------------------------------
   const banner = document.getElementById("banner");
-  function renderBanner(down, openCritical) {
+  function renderBanner(down, openCritical, downCount = down.length) {
     const parts = [];
-    if (down.length) parts.push(`${down.length} service(s) down: ${down.slice(0, 8).join(", ")}${down.length > 8 ? ", …" : ""}`);
+    if (downCount) parts.push(`${downCount} service(s) down: ${down.slice(0, 8).join(", ")}${downCount > 8 ? ", …" : ""}`);
     if (openCritical) parts.push(`${openCritical} open critical alert(s)`);
     banner.hidden = parts.length === 0;
     banner.replaceChildren();
@@ -152,10 +152,11 @@
     }
   }
   window.PASHMI.renderBanner = renderBanner;
-  function loadBanner() {
-    return Promise.all([getJSON("/api/services"), getJSON("/api/alerts?acknowledged=false&severity=critical&limit=1000")])
-      .then(([s, a]) => renderBanner(s.services.filter((x) => x.status === "down").map((x) => x.name), a.alerts.length));
-  }
+  let bannerTimer = null;
+  const scheduleBanner = () => {
+    if (!bannerTimer) bannerTimer = setTimeout(() => { bannerTimer = null; loadBanner().catch(() => {}); }, 300);
+  };
+  const loadBanner = () => getJSON("/api/banner").then((b) => renderBanner(b.down, b.open_critical, b.down_count));
 
   // ---- the event feed (dashboard): every event, newest first -----------------------------------------------
   const feed = document.getElementById("feed");
@@ -237,6 +238,8 @@
       if (outcome === "snapshot") { needSnapshot = true; state.waitingForSnap.push(env.seq); } else direct.push(env.seq);
     }
     if (impl().render) impl().render();
+    if (page !== "dashboard" && batch.some((e) => e.event_type === "alert" || e.event_type === "status_update" ||
+                                                 e.event_type === "operator_action")) scheduleBanner();
     const now = performance.now();
     // On the dashboard the feed shows every event at once; elsewhere an event that needs a re-read counts when
     // the re-read lands.

@@ -15,6 +15,7 @@ from app.domain.timefmt import iso
 from contracts.hmi import (
     AgentCard,
     AlertsFilter,
+    Banner,
     ContextBar,
     CurrentTask,
     Holding,
@@ -286,9 +287,7 @@ class HmiFacade:
                                  started_at=job.started_at) if job else None,
                 )
             )  # fmt: skip
-        open_alerts = sum(
-            1 for a in self.alerts(AlertsFilter(limit=1000, acknowledged=False)) if a.get("severity") == "critical"
-        )
+        open_alerts = self._open_critical()
         return SwarmView(
             timestamp=self.now(), host=self.host(), capacity=self._src.quotas().quotas, paused=paused_all,
             open_alerts=open_alerts, last_seq=last_seq, agents=cards,
@@ -302,3 +301,10 @@ class HmiFacade:
             timestamp=self.now(), host=self.host(), capacity=quotas.quotas, ports=quotas.ports,
             holdings=self._holdings(active, lambda r: r.agent), reservations=active, last_seq=last_seq,
         )  # fmt: skip
+
+    def _open_critical(self) -> int:
+        return len(self.alerts(AlertsFilter(limit=1000, acknowledged=False, severity="critical")))
+
+    def banner(self) -> Banner:
+        down = [r.name for r in self.services() if r.status == "down"]
+        return Banner(down=down[:20], down_count=len(down), open_critical=self._open_critical())
