@@ -16,6 +16,7 @@ from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade, HmiSources
 from app.domain.jobs.service import Jobs
 from app.domain.provider_router.matrix import load_matrix
+from app.domain.provider_router.routing import Provider
 from app.domain.provider_router.service import ProviderRouter, RouterConfig
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import host_metrics, load_config
@@ -205,11 +206,17 @@ def build_services(app: Flask, settings: Settings) -> Services:
             cooldown_s=settings.pas_gateway_cooldown_s,
             interrupted_grace_s=settings.pas_gateway_interrupted_grace_s,
         ),
+        provider_headers=lambda p: _provider_auth(settings, p),
     )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
         hmi, operations, router, gateway,
     )  # fmt: skip
+
+
+def _provider_auth(settings: Settings, provider: Provider) -> dict[str, str]:
+    key = settings.provider_key(provider.api_key_env) if provider.api_key_env else None
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def services() -> Services:

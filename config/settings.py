@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.provider_router import KEY_ENV_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,6 +98,12 @@ class Settings(BaseSettings):
     @property
     def worker_queues(self) -> str:
         return f"{self.system_queue},{self.work_queue}"
+
+    def provider_key(self, env_name: str) -> str | None:
+        """A provider's API key from the environment, by the name its registration gave (only key-like names)."""
+        if not re.fullmatch(KEY_ENV_PATTERN, env_name):
+            return None
+        return os.environ.get(env_name) or None
 
     @property
     def upstream_allowlist(self) -> frozenset[str]:

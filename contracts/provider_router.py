@@ -13,6 +13,10 @@ ProviderStatus = Literal["active", "inactive", "cooldown"]
 ProviderSource = Literal["matrix", "api", "registry"]
 
 
+# The name of the environment variable holding a provider's API key (the key itself never crosses the wire).
+KEY_ENV_PATTERN = r"^(PAS_PROVIDER_KEY_[A-Z0-9_]{1,60}|OPENAI_API_KEY|ANTHROPIC_API_KEY|GEMINI_API_KEY|XAI_API_KEY)$"
+
+
 class ProviderRegisterRequest(Request):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@/-]+$")
     model: str = Field(min_length=1, max_length=200)
@@ -26,6 +30,7 @@ class ProviderRegisterRequest(Request):
     metadata: dict[str, Any] | None = None
     capabilities: list[str] = Field(default_factory=list, max_length=100)
     tier: str | None = Field(default=None, max_length=50)
+    api_key_env: str | None = Field(default=None, pattern=KEY_ENV_PATTERN)
 
 
 class ProviderRecord(Body):
@@ -40,6 +45,7 @@ class ProviderRecord(Body):
     metadata: dict[str, Any] | None
     capabilities: list[str]
     tier: str | None = None
+    api_key_env: str | None = None  # the variable's name; PAS sends its value as a Bearer token upstream
     status: ProviderStatus
     healthy: bool
     source: ProviderSource

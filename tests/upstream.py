@@ -28,6 +28,7 @@ class Upstream:
     script: list[Step] = field(default_factory=list)
     default: Step = field(default_factory=Step)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -35,9 +36,10 @@ class Upstream:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def next_step(self, body: dict[str, Any]) -> Step:
+    def next_step(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Step:
         with self.lock:
             self.requests.append(body)
+            self.headers.append(headers or {})
             self.times.append(time.monotonic())
             return self.script.pop(0) if self.script else self.default
 
@@ -46,6 +48,7 @@ class Upstream:
             self.script = list(steps)
             self.default = default or Step()
             self.requests.clear()
+            self.headers.clear()
             self.times.clear()
 
 
@@ -87,7 +90,7 @@ def start_upstream() -> Upstream:
             up = holder["u"]
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
-            step = up.next_step(body)
+            step = up.next_step(body, {k.lower(): v for k, v in self.headers.items()})
             if step.delay_s:
                 time.sleep(step.delay_s)
             if step.status != 200:

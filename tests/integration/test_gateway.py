@@ -311,6 +311,40 @@ def test_idempotency_key(live: Live, upstreams: list[Upstream]) -> None:
     assert other.status_code == 422 and len(up.requests) == 1
 
 
+def test_same_idempotency_key_in_flight_is_409_and_calls_the_upstream_once(
+    live: Live, upstreams: list[Upstream]
+) -> None:
+    up = upstreams[0]
+    up.reset(default=Step(delay_s=0.8))
+    name = uid("idem-c")
+    register(live, name, uid("m"), up)
+    key = uid("key")
+    url = live.url(path="/v1/chat/completions")
+    out: list[requests.Response] = []
+
+    def call() -> None:
+        out.append(requests.post(url, json={"model": name, **CHAT}, headers={"Idempotency-Key": key}, timeout=10))
+
+    first = threading.Thread(target=call)
+    first.start()
+    wait_until(lambda: up.requests, 5, 0.01, "the first call upstream")
+    racers = [threading.Thread(target=call) for _ in range(4)]
+    for t in racers:
+        t.start()
+    for t in [first, *racers]:
+        t.join()
+    codes = sorted(r.status_code for r in out)
+    assert codes == [200, 409, 409, 409, 409], codes
+    busy = next(r for r in out if r.status_code == 409).json()
+    assert busy["error"]["param"] == "Idempotency-Key" or "Idempotency-Key" in json.dumps(busy)
+    assert len(up.requests) == 1
+    # once settled, the same key answers the stored body again without a call
+    again = requests.post(url, json={"model": name, **CHAT}, headers={"Idempotency-Key": key}, timeout=10)
+    assert again.status_code == 200 and again.content == next(r for r in out if r.status_code == 200).content
+    assert len(up.requests) == 1
+    up.reset()
+
+
 def test_interrupted_call_is_closed_by_the_sweeper(live: Live) -> None:
     pas = live.app.extensions["pas"]
     store = pas.gateway._store

@@ -34,6 +34,7 @@ class Provider:
     source: str = "api"
     active: bool = True
     service_id: str | None = None  # the registry entry whose health gates this provider, if any
+    api_key_env: str | None = None  # where its API key is (an environment variable's name), if it needs one
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,7 @@ class ProviderRouter:
                     source=rec.get("source", "api"),
                     active=bool(rec.get("active", True)),
                     service_id=rec.get("service_id"),
+                    api_key_env=rec.get("api_key_env"),
                 ),
                 Live(),
                 int(rec["created_ms"]),
@@ -284,7 +285,8 @@ class ProviderRouter:
             "cost_per_input_token": p.cost_in, "cost_per_output_token": p.cost_out, "endpoint": p.endpoint,
             "features": sorted(p.features), "capabilities": sorted(p.capabilities), "tier": p.tier,
             "slo": e.slo, "metadata": e.metadata, "source": p.source, "active": False,
-            "service_id": p.service_id, "created_ms": e.created_ms, "updated_ms": now_ms,
+            "service_id": p.service_id, "api_key_env": p.api_key_env, "created_ms": e.created_ms,
+            "updated_ms": now_ms,
         }  # fmt: skip
         self._store.upsert(name, record)
         self._refresh_now()
@@ -308,6 +310,7 @@ class ProviderRouter:
             metadata=e.metadata,
             capabilities=sorted(p.capabilities),
             tier=p.tier,
+            api_key_env=p.api_key_env,
             status=status,
             healthy=p.active and not cooling and live.registry_ok is not False,
             source=p.source,
