@@ -359,6 +359,24 @@ def test_interrupted_call_is_closed_by_the_sweeper(live: Live) -> None:
     assert requests.get(live.url("gateway", f"/budget/{run}"), timeout=5).json()["in_flight_usd"] == 0
 
 
+def test_a_call_killed_after_its_jsonl_line_is_completed_from_it(live: Live) -> None:
+    """Killed between the JSONL line and the closing script: the sweeper charges and ships that receipt."""
+    pas = live.app.extensions["pas"]
+    store = pas.gateway._store
+    rid, run = uuid.uuid4().hex, uid("run")
+    assert requests.post(live.url("gateway", "/budget"), json={"run_id": run, "budget_usd": 1.0}, timeout=5).ok
+    pending = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a", "provider": "none",
+               "model": "m", "estimate": 5000, "started_ms": int(time.time() * 1000)}  # fmt: skip
+    assert store.begin(rid, run, "a", pending, 5000, 50).granted
+    done = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a", "status": "success",
+            "cost_usd": 0.002, "provider": "none", "input_tokens": 3, "output_tokens": 4}  # fmt: skip
+    pas.gateway.receipt_log.append(run, json.dumps(done, separators=(",", ":")))
+    wait_until(lambda: pas.gateway.pending_count() == 0 or None, 15, 0.2, "the sweeper")
+    budget = requests.get(live.url("gateway", f"/budget/{run}"), timeout=5).json()
+    assert budget["in_flight_usd"] == 0 and budget["spent_usd"] == 0.002
+    assert [r["status"] for r in jsonl(live, run)] == ["success"]  # no second, "interrupted" line
+
+
 def test_restart_keeps_budgets_and_receipts(live: Live, upstreams: list[Upstream]) -> None:
     from app.factory import create_app
 

@@ -51,3 +51,15 @@ class ReceiptLog:
             else:
                 self._fds.move_to_end(name)
             os.write(fd, data)
+
+    def find(self, run_id: str | None, receipt_id: str) -> str | None:
+        """The line of a receipt, if it was written (for the sweeper: rare, so a scan is fine)."""
+        path = self.path(run_id)
+        if not path.exists():
+            return None
+        needle = f'{{"receipt_id":"{receipt_id}"'.encode()
+        with path.open("rb") as f:
+            for raw in f:
+                if raw.startswith(needle):
+                    return raw.decode().rstrip("\n")
+        return None

@@ -31,7 +31,7 @@ from contracts.gateway import (
     Receipt,
     ReceiptsResponse,
 )
-from models.gateway_store import MICRO, AttemptRecord, GatewayStore, to_micro
+from models.gateway_store import MICRO, AttemptRecord, FinishOutcome, GatewayStore, to_micro
 from models.receipt_store import ReceiptStore
 
 log = logging.getLogger("pas.gateway")
@@ -322,6 +322,7 @@ class Gateway:
         fallback_from: str | None = None,
         error: str | None = None,
         stream: bool = False,
+        sweeper: bool = False,
     ) -> dict[str, Any]:
         meta = call.meta
         total_ms = (time.perf_counter() - call.t0) * 1000
@@ -359,14 +360,15 @@ class Gateway:
             "metadata": meta.metadata,
         }
         line = json.dumps(receipt, separators=(",", ":"))
-        outcome = self._store.finish(
-            call.receipt_id, meta.run_id or "default", meta.agent, line,
-            estimate=call.estimate, actual=to_micro(cost), attempts=call.records, had_pending=call.pending,
-            trip_after=self.config.trip_after, cooldown_ms=int(self.config.cooldown_s * 1000),
-            window=self.config.window,
-        )  # fmt: skip
-        if outcome.closed:
+        # A live call writes its JSONL line first: a process killed between the two steps leaves the line, and
+        # the sweeper then completes the pending receipt from it instead of calling it interrupted. The sweeper
+        # itself closes first and writes after, so a call that finished meanwhile is never logged twice.
+        if not sweeper:
             self._log.append(meta.run_id, line)
+        outcome = self._finish(call, line, to_micro(cost))
+        if outcome.closed:
+            if sweeper:
+                self._log.append(meta.run_id, line)
             self._emit(outcome.events)
         for name in outcome.cooled:
             self.router.mark_cooldown(name, int(self.config.cooldown_s * 1000))
@@ -526,18 +528,35 @@ class Gateway:
         self._store.drop_shipped(len(raw))
         return len(raw)
 
+    def _finish(self, call: _Call, line: str, actual: int) -> FinishOutcome:
+        return self._store.finish(
+            call.receipt_id, call.meta.run_id or "default", call.meta.agent, line,
+            estimate=call.estimate, actual=actual, attempts=call.records, had_pending=call.pending,
+            trip_after=self.config.trip_after, cooldown_ms=int(self.config.cooldown_s * 1000),
+            window=self.config.window,
+        )  # fmt: skip
+
     def close_interrupted(self, now_ms: int, batch: int = 500) -> int:
+        """Pending receipts past their deadline: completed from their JSONL line when the call had finished
+        (its process died before the last step), otherwise closed as `interrupted`."""
         closed = 0
         for receipt_id, pending in self._store.pending_due(now_ms, batch):
             meta = CallMeta(pending["request_id"], pending["run_id"], pending["agent"])
             call = _Call(meta, receipt_id, time.perf_counter(), Decision([]), 0.0, int(pending["estimate"]), True)
-            provider = self.router.provider(pending["provider"])
-            self._close(
-                call,
-                provider,
-                "interrupted",
-                error="the call never finished (its web process died or hung); closed by the sweeper",
-            )
+            line = self._log.find(meta.run_id, receipt_id)
+            if line is not None:
+                outcome = self._finish(call, line, to_micro(float(json.loads(line).get("cost_usd") or 0.0)))
+                if outcome.closed:
+                    self._emit(outcome.events)
+                    log.info("receipt_recovered", extra={"receipt_id": receipt_id, "request_id": meta.request_id})
+            else:
+                self._close(
+                    call,
+                    self.router.provider(pending["provider"]),
+                    "interrupted",
+                    error="the call never finished (its web process died or hung); closed by the sweeper",
+                    sweeper=True,
+                )
             closed += 1
         return closed
 
