@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from models.fast_script import FastScript
 from models.keys import Keys
 from models.scripts import lua
 
@@ -55,8 +56,8 @@ class GatewayStore:
         self._r = client
         self._keys = keys
         self._maxlen = events_maxlen
-        self._begin = client.register_script(lua("gw_begin"))
-        self._finish = client.register_script(lua("gw_finish"))
+        self._begin = FastScript(client, lua("gw_begin"))
+        self._finish = FastScript(client, lua("gw_finish"))
         self._budget = client.register_script(lua("gw_budget"))
 
     def _common(self) -> list[str | int]:
@@ -72,8 +73,8 @@ class GatewayStore:
         self, receipt_id: str, run_id: str, agent: str, pending: dict[str, Any], estimate: int, expire_ms: int
     ) -> BeginOutcome:
         raw: Any = self._begin(
-            keys=[*self._budget_keys(run_id, agent), *self._pending()],
-            args=[*self._common(), receipt_id, json.dumps(pending, separators=(",", ":")), estimate, expire_ms],
+            [*self._budget_keys(run_id, agent), *self._pending()],
+            [*self._common(), receipt_id, json.dumps(pending, separators=(",", ":")), estimate, expire_ms],
         )
         if int(raw[0]) == 1:
             return BeginOutcome(True, now_ms=int(raw[1]))
@@ -108,8 +109,8 @@ class GatewayStore:
             ]
         packed = [[names.index(a.provider) + 1, 1 if a.ok else 0, round(a.ms, 3), a.provider] for a in attempts]
         raw: Any = self._finish(
-            keys=[*self._budget_keys(run_id, agent), *self._pending(), self._keys.gw("ship"), *provider_keys],
-            args=[
+            [*self._budget_keys(run_id, agent), *self._pending(), self._keys.gw("ship"), *provider_keys],
+            [
                 *self._common(), receipt_id, estimate, actual, receipt_json,
                 json.dumps(packed, separators=(",", ":")), trip_after, cooldown_ms, window,
                 "1" if had_pending else "0", run_id, agent,

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+_last_second: list[Any] = [None, ""]  # [epoch second, its "YYYY-mm-ddTHH:MM:SS." prefix]: hot paths stamp often
 
 
 def iso(ms: int) -> str:
     """ISO 8601 UTC with Z, millisecond precision."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    second, rest = divmod(ms, 1000)
+    cached = _last_second
+    if cached[0] != second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        cached[0], cached[1] = second, prefix  # (a race only recomputes the same value)
+    else:
+        prefix = cached[1]
+    return f"{prefix}{rest:03d}Z"
 
 
 def parse_client_ts(value: str | float) -> int | None:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,13 @@ class _Call:
     records: list[AttemptRecord] = field(default_factory=list)
 
 
+@lru_cache(maxsize=4096)
+def _price(per_token: float) -> Decimal:
+    return Decimal(repr(per_token))
+
+
 def cost_usd(p: Provider, in_tokens: int, out_tokens: int) -> float:
-    exact = Decimal(in_tokens) * Decimal(repr(p.cost_in)) + Decimal(out_tokens) * Decimal(repr(p.cost_out))
+    exact = Decimal(in_tokens) * _price(p.cost_in) + Decimal(out_tokens) * _price(p.cost_out)
     return float(exact.quantize(SIX_DP, rounding=ROUND_HALF_UP))
 
 

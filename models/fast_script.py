@@ -1,0 +1,40 @@
+"""The gateway's hot scripts on a small free list of plain connections: EVALSHA straight on the socket, without
+redis-py's per-command pool checkout (a poll syscall, metrics, a retry wrapper). No retries on purpose: a
+script that may already have run is never sent twice; the caller sees the error."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError
+
+
+class FastScript:
+    def __init__(self, client: redis.Redis, source: str, max_idle: int = 64) -> None:
+        self._pool = client.connection_pool
+        self._script = client.register_script(source)
+        self._free: list[Any] = []
+        self._pid = os.getpid()
+        self._max_idle = max_idle
+
+    def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours
+            self._free, self._pid = [], os.getpid()
+        conn = self._free.pop() if self._free else self._pool.make_connection()
+        try:
+            conn.send_command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+            try:
+                reply = conn.read_response()
+            except NoScriptError:  # a restarted or flushed Redis: load it again
+                conn.send_command("EVAL", self._script.script, len(keys), *keys, *args)
+                reply = conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        if len(self._free) < self._max_idle:
+            self._free.append(conn)
+        else:
+            conn.disconnect()
+        return reply
