@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import socketio
@@ -89,9 +90,10 @@ class BackgroundEmitter:
     """Live push off the request path: bodies queue here and one daemon thread (a greenlet under gevent)
     emits them, so a call's answer does not wait on a PUBLISH."""
 
-    def __init__(self, emitter: SocketIOEmitter, max_queue: int = 10_000) -> None:
+    def __init__(self, emitter: SocketIOEmitter, max_queue: int = 10_000, linger_s: float = 0.02) -> None:
         import queue
 
+        self._linger_s = linger_s
         self._emitter = emitter
         self._q: queue.Queue[list[str]] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
@@ -117,6 +119,9 @@ class BackgroundEmitter:
 
         while True:
             bodies = list(self._q.get())
+            # Linger a moment so a busy gateway's cost updates share one round trip (still far inside the
+            # HMI's 100 ms lag budget); an idle one pays it once per call, off the request path.
+            time.sleep(self._linger_s)
             try:  # everything queued meanwhile goes in the same round trip
                 while len(bodies) < 500:
                     bodies.extend(self._q.get_nowait())

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import Unauthorized
 
 from app.dispatch import LEGACY_PORT
+from app.domain.ids import new_id
 from config.settings import Settings
 
 log = logging.getLogger("pas.http")
@@ -24,7 +24,7 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = request.headers.get("X-Request-Id") or new_id()
         if token is not None and request.method in MUTATING:
             header = request.headers.get("Authorization", "")
             scheme, _, presented = header.partition(" ")

@@ -1,6 +1,9 @@
 """gunicorn settings, derived from Settings: one process binds the main port and every legacy port."""
 
+from app.gunicorn_tuning import coalesce_headers_with_body
 from config.settings import get_settings
+
+coalesce_headers_with_body()  # in the master, before the workers fork
 
 _settings = get_settings()
 

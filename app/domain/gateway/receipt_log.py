@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class ReceiptLog:
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._checked: dict[str, float] = {}
 
     def path(self, run_id: str | None) -> Path:
         return self.directory / f"{safe_run_id(run_id)}.jsonl"
@@ -38,9 +40,12 @@ class ReceiptLog:
                 self._fds.clear()
                 self._pid = os.getpid()
             fd = self._fds.get(name)
-            if fd is not None and os.fstat(fd).st_nlink == 0:  # removed under us: start a new file
-                os.close(self._fds.pop(name))
-                fd = None
+            now = time.monotonic()
+            if fd is not None and now - self._checked.get(name, 0.0) > 1.0:
+                self._checked[name] = now  # at most one fstat a second per file
+                if os.fstat(fd).st_nlink == 0:  # removed under us: start a new file
+                    os.close(self._fds.pop(name))
+                    fd = None
             if fd is None:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.directory / f"{name}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

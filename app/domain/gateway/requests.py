@@ -3,10 +3,9 @@ call's receipt → the /route answer."""
 
 from __future__ import annotations
 
-import uuid
-
 from app.domain.errors import NotFound, PasError
 from app.domain.gateway.service import CallMeta, CallResult, Gateway
+from app.domain.ids import new_id
 from app.domain.provider_router.routing import Ask
 from app.domain.provider_router.service import ProviderRouter
 from contracts.gateway import InvokeRequest, ModelEntry, ModelList, RouteCost, RouteRequest, RouteResponse
@@ -101,5 +100,5 @@ def route(gateway: Gateway, req: RouteRequest) -> RouteResponse:
 
 
 def invoke(gateway: Gateway, req: InvokeRequest) -> RouteResponse:
-    meta = CallMeta(req.request_id or uuid.uuid4().hex, req.run_id, req.agent or "invoke", req.policy.timeout_s)
+    meta = CallMeta(req.request_id or new_id(), req.run_id, req.agent or "invoke", req.policy.timeout_s)
     return _answer(gateway, invoke_ask(req, gateway.router), req, meta)

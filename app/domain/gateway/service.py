@@ -17,6 +17,7 @@ from typing import Any
 
 from app.domain.errors import BudgetExceeded, Conflict, InvalidInput, NoProvider, UpstreamError, UpstreamTimeout
 from app.domain.gateway.receipt_log import ReceiptLog
+from app.domain.ids import new_id
 from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
 from app.domain.provider_router.service import ProviderRouter, candidate
 from app.domain.timefmt import iso, iso_ms
@@ -149,7 +150,7 @@ class Gateway:
     def _start(self, ask: Ask, meta: CallMeta) -> _Call:
         t0 = time.perf_counter()
         decision = self.router.decide(ask)
-        return _Call(meta, uuid.uuid4().hex, t0, decision, (time.perf_counter() - t0) * 1000)
+        return _Call(meta, new_id(), t0, decision, (time.perf_counter() - t0) * 1000)
 
     def call(self, ask: Ask, payload: dict[str, Any] | None, meta: CallMeta) -> CallResult:
         """Non-streaming. payload None = a dry run. Raises NoProvider, BudgetExceeded, UpstreamError."""
