@@ -368,8 +368,12 @@ def test_a_call_killed_after_its_jsonl_line_is_completed_from_it(live: Live) -> 
     pending = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a", "provider": "none",
                "model": "m", "estimate": 5000, "started_ms": int(time.time() * 1000)}  # fmt: skip
     assert store.begin(rid, run, "a", pending, 5000, 50).granted
-    done = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a", "status": "success",
-            "cost_usd": 0.002, "provider": "none", "input_tokens": 3, "output_tokens": 4}  # fmt: skip
+    done = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a",
+            "timestamp": "2026-01-01T00:00:00.000Z", "provider": "none", "model": "m", "input_tokens": 3,
+            "output_tokens": 4, "tokens_exact": True, "cost_usd": 0.002, "latency_ms": 1.0, "status": "success",
+            "dry_run": False, "stream": False, "error_message": None, "fallback_from": None, "resolved": None,
+            "timings_ms": {"discovery": 0.1, "upstream": 0.5, "total": 1.0}, "attempts": [], "candidates": [],
+            "selection_reason": "test", "metadata": None}  # fmt: skip
     pas.gateway.receipt_log.append(run, json.dumps(done, separators=(",", ":")))
     wait_until(lambda: pas.gateway.pending_count() == 0 or None, 15, 0.2, "the sweeper")
     budget = requests.get(live.url("gateway", f"/budget/{run}"), timeout=5).json()
