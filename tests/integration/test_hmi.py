@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -45,9 +46,8 @@ def test_facade_contract(app: Flask) -> None:
     assert c.get(f"{HMI}/api/alerts").json == {"alerts": []}
 
 
-def test_dashboard_live_in_chromium(live: Live, browser) -> None:
-    shots = live.settings.artifacts_dir / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+def test_dashboard_live_in_chromium(live: Live, browser, screenshots: Path) -> None:
+    shots = screenshots
     page = browser.new_page()
     errors: list[str] = []
     foreign: list[str] = []
@@ -95,7 +95,7 @@ def test_dashboard_live_in_chromium(live: Live, browser) -> None:
     assert (shots / "alerts.png").exists() and (shots / "dashboard.png").exists()
 
 
-def test_tree_updates_in_place_and_keeps_folds(live: Live, browser) -> None:
+def test_tree_updates_in_place_and_keeps_folds(live: Live, browser, screenshots: Path) -> None:
     reg = live.url("registry", "/register")
     base = {"type": "agent", "role": "production", "url": "internal://x", "caps": ["c"], "heartbeat_interval_s": 3600}
     requests.post(reg, json={**base, "name": "tree-boss", "labels": {"tier": 1}}, timeout=5)
@@ -115,12 +115,12 @@ def test_tree_updates_in_place_and_keeps_folds(live: Live, browser) -> None:
     assert "folded" in (page.get_attribute('g.node[data-id="agent-tree-boss"]', "class") or "")
     page.click('g.node[data-id="agent-tree-boss"] circle')  # unfold
     page.wait_for_selector('g.node[data-id="agent-tree-kid"]', timeout=5_000)
-    page.screenshot(path=str(live.settings.artifacts_dir / "screenshots" / "tree-d3.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "tree-d3.png"), full_page=True)
     assert errors == []
     page.close()
 
 
-def test_costs_page_shows_receipts_live(live: Live, browser, upstreams) -> None:
+def test_costs_page_shows_receipts_live(live: Live, browser, upstreams, screenshots: Path) -> None:
     up = upstreams[0]
     up.reset()
     name = f"costs-{int(time.time() * 1000)}"
@@ -151,5 +151,5 @@ def test_costs_page_shows_receipts_live(live: Live, browser, upstreams) -> None:
     assert cells[2] == evil and cells[4] == "success"
     page.wait_for_selector(f'#by-provider tbody td:text-is("{name}")', timeout=5_000)
     assert page.evaluate("window.__xss") is None and dialogs == [] and errors == []
-    page.screenshot(path=str(live.settings.artifacts_dir / "screenshots" / "costs-live.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "costs-live.png"), full_page=True)
     page.close()

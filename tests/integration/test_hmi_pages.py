@@ -14,7 +14,7 @@ import requests
 import socketio
 from flask import Flask
 
-from tests.integration.conftest import Live
+from tests.integration.conftest import SCREENSHOTS, Live
 from tests.support import wait_until
 
 EVIL = '<img src=x onerror="window.__xss=1;alert(1)">'
@@ -43,9 +43,8 @@ def page(live: Live, browser: Any) -> Iterator[Any]:
 
 
 def shot(live: Live, p: Any, name: str) -> None:
-    d = live.settings.artifacts_dir / "screenshots"
-    d.mkdir(parents=True, exist_ok=True)
-    p.screenshot(path=str(d / f"{name}.png"), full_page=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def register(live: Live, **body: Any) -> str:
