@@ -104,7 +104,8 @@ class HmiFacade:
     @staticmethod
     def _node(r: ServiceRecord, ctx: ContextBar | None = None) -> TreeNode:
         labels = r.labels
-        return TreeNode(
+        # Built from already-validated records: construct (no re-validation; 5,000 nodes cost ~0.2 s otherwise).
+        return TreeNode.model_construct(
             ctx_ratio=ctx.ctx_ratio if ctx else None,
             name=r.name,
             service_id=r.service_id,
@@ -114,6 +115,7 @@ class HmiFacade:
             port=labels.get("port") if labels else None,
             agent_role=labels.get("agent_role") if labels else None,
             tier=labels.get("tier") if labels else None,
+            children=[],  # given, not defaulted: pydantic inspects a default_factory's signature per call
         )
 
     def metrics(self) -> Metrics:
