@@ -211,6 +211,6 @@ class Registry:
         }
         # Every value was validated on its way in (registration, heartbeat): reads at swarm scale skip a second
         # validation. A record missing a field (written by an older PAS) still goes through the full check.
-        if _RECORD_FIELDS <= fields.keys():
+        if fields.keys() >= _RECORD_FIELDS:
             return ServiceRecord.model_construct(**fields)
         return ServiceRecord(**fields)
