@@ -10,10 +10,12 @@ from flask import Flask, current_app
 from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_job_tasks
 from app.domain.control.service import Operations
 from app.domain.errors import PasError
+from app.domain.event_stream.archive import EventArchive
 from app.domain.event_stream.service import EventStream
 from app.domain.gateway.service import Gateway, GatewayConfig
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade, HmiSources
+from app.domain.ids import new_id
 from app.domain.jobs.service import Jobs
 from app.domain.provider_router.matrix import load_matrix
 from app.domain.provider_router.routing import Provider
@@ -58,6 +60,7 @@ class Services:
     operations: Operations
     provider_router: ProviderRouter
     gateway: Gateway
+    event_archive: EventArchive
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -211,6 +214,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
         hmi, operations, router, gateway,
+        EventArchive(events, settings.artifacts_dir / "hmi" / "events", settings.pas_events_retention_days,
+                     keys.archive_lock(), new_id),
     )  # fmt: skip
 
 

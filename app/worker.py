@@ -19,6 +19,7 @@ celery.conf.include = [
     "tasks.jobs",
     "tasks.token_governor",
     "tasks.gateway",
+    "tasks.event_stream",
     *extra_task_modules(),
 ]
 

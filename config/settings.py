@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     # Events
     pas_events_maxlen: int = Field(default=100_000, ge=100)
+    # The durable copy: every event, one JSONL file per UTC day under artifacts/hmi/events/ (0 days = no archive).
+    pas_events_retention_days: int = Field(default=30, ge=0, le=3650)
 
     # Celery
     pas_celery_visibility_timeout_s: int = Field(default=3600, ge=10)

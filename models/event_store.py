@@ -54,6 +54,13 @@ class EventStore:
         value = self._r.get(self._keys.events_shipped())
         return int(value) if value else 0
 
+    def archived(self) -> int:
+        value = self._r.get(self._keys.events_archived())
+        return int(value) if value else 0
+
+    def mark_archived(self, seq: int) -> None:
+        self._r.set(self._keys.events_archived(), seq)
+
     def mark_shipped(self, seq: int) -> None:
         self._r.set(self._keys.events_shipped(), seq)
 

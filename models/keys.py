@@ -87,6 +87,12 @@ class Keys:
     def events(self) -> str:  # stream; entry id = <seq>-1
         return f"{self.prefix}:event_stream:events"
 
+    def events_archived(self) -> str:  # last seq written to the daily JSONL archive
+        return f"{self.prefix}:events:archived"
+
+    def archive_lock(self) -> str:
+        return f"{self.prefix}:events:archive_lock"
+
     def events_shipped(self) -> str:  # last seq copied to SQL
         return f"{self.prefix}:event_stream:shipped"
 

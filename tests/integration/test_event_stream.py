@@ -65,3 +65,30 @@ def test_a_client_older_than_the_window_is_told_to_resnapshot(make_settings) -> 
     tail = c.get(f"{ES}/events?after=999").json
     assert [e["seq"] for e in tail["events"]] == [1000] and tail["resnapshot"] is False
     assert c.get(f"{ES}/health").json["buffered_events"] < 1000
+
+
+def test_every_event_reaches_the_daily_archive_once_and_old_days_are_pruned(live: Live) -> None:
+    import datetime as dt
+    import json as _json
+
+    archive = live.app.extensions["pas"].event_archive
+    old = archive.path("20000101")
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text('{"seq": 1}\n')
+    r = requests.post(live.url("event-stream", "/broadcast"), json={"event_type": "archive_me", "data": {"n": 1}},
+                      timeout=5)  # fmt: skip
+    seq = r.json()["seq"]
+    today = archive.path(dt.datetime.now(dt.UTC).strftime("%Y%m%d"))
+
+    def archived() -> list[dict]:
+        if not today.exists():
+            return []
+        return [e for e in map(_json.loads, today.read_text().splitlines()) if e["seq"] == seq]
+
+    rows = wait_until(archived, 10, 0.1, "the event in the archive (beat's pas.events.archive)")
+    assert rows[0]["event_type"] == "archive_me" and rows[0]["data"]["n"] == 1
+    # shipping again (this process, the worker's cursor) never writes it twice; the old day goes
+    wait_until(lambda: (archive.ship(), not old.exists())[1], 10, 0.1, "the 2000-01-01 file pruned")
+    assert len(archived()) == 1
+    seqs = [e["seq"] for e in map(_json.loads, today.read_text().splitlines())]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
