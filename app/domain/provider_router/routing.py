@@ -115,7 +115,11 @@ def _why_not(p: Provider, live: Live, ask: Ask, now_ms: int) -> str | None:
     return None
 
 
-def rank(providers: list[tuple[Provider, Live]], ask: Ask, now_ms: int) -> Decision:
+def rank(
+    providers: list[tuple[Provider, Live]], ask: Ask, now_ms: int, fallback_order: tuple[str, ...] = ()
+) -> Decision:
+    """The policy picks the winner; the fallbacks behind it follow the matrix's tier order (policy order within
+    a tier; tiers not listed last)."""
     policy = POLICY_ALIASES.get(ask.optimization, ask.optimization)
     in_tokens = ask.in_tokens if ask.in_tokens is not None else DEFAULT_IN_TOKENS
     out_tokens = ask.out_tokens if ask.out_tokens is not None else DEFAULT_OUT_TOKENS
@@ -143,7 +147,18 @@ def rank(providers: list[tuple[Provider, Live]], ask: Ask, now_ms: int) -> Decis
         meets = ask.sla_ms_p95 is None or p95 is None or p95 <= ask.sla_ms_p95
         pool.append(Scored(p, cost, p95, source, 0.0, meets))
     ranked = _order(pool, policy)
+    if fallback_order and len(ranked) > 2:
+        ranked = ranked[:1] + sorted(ranked[1:], key=lambda s: _tier_index(s.provider.tier, fallback_order))
     return Decision(ranked, rejected, _reason(ranked, policy, ask), policy)
+
+
+def _tier_index(tier: str | None, order: tuple[str, ...]) -> int:
+    if tier is None:
+        return len(order)
+    if tier in order:
+        return order.index(tier)
+    alias = f"tier{tier}"  # a registry label `tier: 2` is the matrix's "tier2"
+    return order.index(alias) if alias in order else len(order)
 
 
 def _lat(s: Scored) -> float:

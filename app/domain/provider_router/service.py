@@ -226,7 +226,7 @@ class ProviderRouter:
 
     def decide(self, ask: Ask) -> Decision:
         self._fresh()
-        return rank(self._pairs, ask, int(time.time() * 1000))
+        return rank(self._pairs, ask, int(time.time() * 1000), self._matrix.policy.fallback_order)
 
     def provider(self, name: str) -> Provider | None:
         self._fresh()

@@ -59,3 +59,13 @@ def test_measured_latency_beats_the_slo_and_cooldown_and_down_exclude() -> None:
 def test_reason_explains_the_winner() -> None:
     d = rank(POOL, Ask(capability="chat", optimization="latency"), 0)
     assert d.reason.startswith("fastest of 4: 200 ms p95 (slo)") and "next mid" in d.reason
+
+
+def test_fallbacks_follow_the_tier_order_after_the_policy_winner() -> None:
+    pool = [(p("t3-cheap", 1, tier="tier3"), Live()), (p("t1", 5, tier="tier1"), Live()),
+            (p("t2", 3, tier="2"), Live()), (p("t1-cheapest", 0.5, tier="tier1"), Live()),
+            (p("untiered", 2), Live())]  # fmt: skip
+    order = ("tier1", "tier2", "tier3")
+    assert names(rank(pool, Ask(), 0)) == ["t1-cheapest", "t3-cheap", "untiered", "t2", "t1"]
+    # the winner stays the policy's; behind it tier1, tier2 (a registry label "2"), tier3, then no tier
+    assert names(rank(pool, Ask(), 0, order)) == ["t1-cheapest", "t1", "t2", "t3-cheap", "untiered"]
