@@ -39,6 +39,7 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]
     """Socket.IO's own message format, but one pipelined round trip for a batch of emits."""
 
     _batch: list[str] | None = None
+    _batching = threading.Lock()  # request threads (threading mode) and the background emitter share one
 
     def _publish(self, data: Any) -> Any:
         if self._batch is None:
@@ -47,6 +48,10 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]
         return None
 
     def emit_batch(self, envelopes: list[dict[str, Any]]) -> None:
+        with self._batching:
+            self._emit_batch(envelopes)
+
+    def _emit_batch(self, envelopes: list[dict[str, Any]]) -> None:
         self._batch = []
         try:
             for env in envelopes:

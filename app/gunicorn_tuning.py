@@ -22,7 +22,8 @@ def coalesce_headers_with_body() -> bool:
 
     def write(self: Any, arg: bytes) -> None:
         if (
-            self.headers_sent
+            type(self) is not Response  # e.g. HTTP/2's response frames differently
+            or self.headers_sent
             or not isinstance(arg, bytes)
             or not arg
             or self._omits_body

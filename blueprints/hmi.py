@@ -43,7 +43,9 @@ CSP = (
 
 def _page(path: str) -> Response:
     page, title = PAGES[path]
-    html = render_template("hmi/page.html", page=page, title=title, pages=PAGES)
+    # The page's starting seq: whatever happens after it is replayed or re-read once the live stream is joined.
+    last_seq = svc().events.last_seq()
+    html = render_template("hmi/page.html", page=page, title=title, pages=PAGES, last_seq=last_seq)
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"

@@ -49,7 +49,7 @@ def register(sio: SocketIO) -> None:
         for t in TOPICS:
             (join_room if t in topics else leave_room)(f"topic:{t}")
         (leave_room if topics else join_room)(ROOM_ALL)
-        emit("subscribed", {"topics": topics or ["all"]})
+        emit("subscribed", {"topics": topics or ["all"], "last_seq": services().events.last_seq()})
 
     @sio.on("disconnect")
     def _disconnect(*_args: Any) -> None:

@@ -1,6 +1,6 @@
 """The gateway's hot scripts on a small free list of plain connections: EVALSHA straight on the socket, without
-redis-py's per-command pool checkout (a poll syscall, metrics, a retry wrapper). No retries on purpose: a
-script that may already have run is never sent twice; the caller sees the error."""
+redis-py's per-command pool checkout (a poll syscall, metrics, a retry wrapper). One retry, and only when a
+reused idle connection turns out broken; both scripts are idempotent per receipt id, so a resend is harmless."""
 
 from __future__ import annotations
 
@@ -22,14 +22,25 @@ class FastScript:
     def __call__(self, keys: list[str], args: list[Any]) -> Any:
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours
             self._free, self._pid = [], os.getpid()
-        conn = self._free.pop() if self._free else self._pool.make_connection()
+        conn: Any
         try:
-            conn.send_command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+            conn, reused = self._free.pop(), True
+        except IndexError:
+            conn, reused = self._pool.make_connection(), False
+        try:
+            reply = self._run(conn, keys, args)
+        except redis.ConnectionError:
+            conn.disconnect()
+            if not reused:
+                raise
+            # An idle connection Redis dropped (a restart, a timeout): once more on a new one. Safe: both hot
+            # scripts are idempotent per receipt id (begin sees its pending receipt, finish its HDEL).
+            conn = self._pool.make_connection()
             try:
-                reply = conn.read_response()
-            except NoScriptError:  # a restarted or flushed Redis: load it again
-                conn.send_command("EVAL", self._script.script, len(keys), *keys, *args)
-                reply = conn.read_response()
+                reply = self._run(conn, keys, args)
+            except BaseException:
+                conn.disconnect()
+                raise
         except BaseException:
             conn.disconnect()
             raise
@@ -38,3 +49,11 @@ class FastScript:
         else:
             conn.disconnect()
         return reply
+
+    def _run(self, conn: Any, keys: list[str], args: list[Any]) -> Any:
+        conn.send_command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+        try:
+            return conn.read_response()
+        except NoScriptError:  # a restarted or flushed Redis: load it again
+            conn.send_command("EVAL", self._script.script, len(keys), *keys, *args)
+            return conn.read_response()

@@ -59,6 +59,7 @@ class GatewayStore:
         self._begin = FastScript(client, lua("gw_begin"))
         self._finish = FastScript(client, lua("gw_finish"))
         self._budget = client.register_script(lua("gw_budget"))
+        self._extend = client.register_script(lua("gw_extend"))
 
     def _common(self) -> list[str | int]:
         return [self._keys.prefix, self._maxlen, 0]
@@ -117,6 +118,9 @@ class GatewayStore:
             ],
         )  # fmt: skip
         return FinishOutcome(int(raw[0]) == 1, [str(e) for e in raw[1]], [str(n) for n in raw[2]])
+
+    def extend_pending(self, receipt_id: str, ms_from_now: int) -> None:
+        self._extend(keys=[self._keys.gw("pending_deadlines")], args=[*self._common(), receipt_id, ms_from_now])
 
     def set_budget(self, scope: str, name: str, budget: int) -> list[str]:
         raw: Any = self._budget(keys=[self._keys.budget(scope, name)], args=[*self._common(), budget, scope, name])

@@ -1,20 +1,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-_last_second: list[Any] = [None, ""]  # [epoch second, its "YYYY-mm-ddTHH:MM:SS." prefix]: hot paths stamp often
+# [(epoch second, its "YYYY-mm-ddTHH:MM:SS." prefix)]: the pair is replaced whole, so threads never mix two
+_last_second: list[tuple[int, str]] = [(-1, "")]
 
 
 def iso(ms: int) -> str:
     """ISO 8601 UTC with Z, millisecond precision."""
     second, rest = divmod(ms, 1000)
-    cached = _last_second
-    if cached[0] != second:
-        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        cached[0], cached[1] = second, prefix  # (a race only recomputes the same value)
-    else:
+    cached = _last_second[0]
+    if cached[0] == second:
         prefix = cached[1]
+    else:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second[0] = (second, prefix)
     return f"{prefix}{rest:03d}Z"
 
 

@@ -3,6 +3,8 @@
 -- ARGV[4] receipt id, [5] pending receipt JSON, [6] estimate (micro-USD), [7] ms until the sweeper may
 -- close the receipt as interrupted. All or nothing (RELIABILITY decisions 4 and 5).
 local est = tonumber(ARGV[6])
+-- Sent again after a lost reply (a retry on a broken connection): the first run already holds it.
+if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then return {1, NOW} end
 for i = 1, 2 do
   local k = KEYS[i]
   local b = redis.call('HMGET', k, 'budget', 'spent', 'inflight')

@@ -19,7 +19,7 @@
   };
   const token = () => { try { return sessionStorage.getItem("pas.token"); } catch (_e) { return null; } };
   const authHeaders = () => (token() ? { Authorization: `Bearer ${token()}` } : {});
-  const getJSON = (url) => fetch(url, { headers: { Accept: "application/json" } }).then((r) => {
+  const getJSON = (url) => fetch(url, { headers: { Accept: "application/json" }, signal: AbortSignal.timeout(15000) }).then((r) => {
     if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
     return r.json();
   });
@@ -54,7 +54,15 @@
   const fmt = (n, digits = 1) => (typeof n === "number" ? n.toFixed(digits) : "–");
 
   // Hooks for tests and the benchmarks: seq → performance.now() when its effect is in the DOM; render timings.
+  // Bounded, so a tab left open all day does not grow.
   window.PAS = { events: [], applied: {}, renders: [], sounds: [], spoken: [] };
+  const HOOK_CAP = 20000;
+  const markApplied = (seq, at) => {
+    window.PAS.applied[seq] = at;
+    const drop = seq - HOOK_CAP;
+    if (drop > 0 && drop in window.PAS.applied) delete window.PAS.applied[drop];
+  };
+  const capped = (list, n = HOOK_CAP) => { if (list.length > n) list.splice(0, list.length - n); };
   const pages = {};
   window.PASHMI = { register: (name, impl) => { pages[name] = impl; }, el, getJSON, post, ago, clock, statusClass,
                     serverNow, noteServerTime, bar, fmt };
@@ -90,6 +98,7 @@
       const base = { critical: 220, warning: 330, info: 660, job_started: 520, job_succeeded: 780, job_failed: 260 }[kind] || 440;
       const freq = base * (1 + 0.12 * Math.max(0, (Number(tier) || 1) - 1));  // higher tiers sound higher
       window.PAS.sounds.push({ kind, tier: tier ?? null, freq });
+      capped(window.PAS.sounds, 200);
       this.unlock();
       if (!this.ctx) return;
       const osc = this.ctx.createOscillator();
@@ -113,6 +122,7 @@
       if (now - this.last < 4000) return;
       this.last = now;
       window.PAS.spoken.push(sentence);
+      capped(window.PAS.spoken, 200);
       if ("speechSynthesis" in window) window.speechSynthesis.speak(new SpeechSynthesisUtterance(sentence));
     },
   };
@@ -193,13 +203,15 @@
 
   // ---- snapshot and live events -------------------------------------------------------------------------
   const impl = () => pages[page] || { topics: null, snapshot: () => Promise.resolve(null), apply: () => "snapshot" };
-  const state = { lastSeq: null, pending: [], seen: new Set(), recent: [], snapInFlight: null, snapAgain: false,
-                  snapTimer: null, waitingForSnap: [], flushTimer: null, everConnected: false };
+  const startSeq = Number(document.body.dataset.lastSeq || "0");  // the seq when the server rendered this page
+  const state = { lastSeq: startSeq, pending: [], seen: new Set(), recent: [], snapInFlight: null, snapAgain: false,
+                  snapTimer: null, waitingForSnap: [], flushTimer: null, everConnected: false, held: [] };
+  const SEEN_CAP = 10000;  // more than one replay's worth: a replayed event never comes back as new
 
   function remember(env) {
     state.seen.add(env.seq);
     state.recent.push(env);
-    if (state.recent.length > 1000) state.seen.delete(state.recent.shift().seq);
+    if (state.recent.length > SEEN_CAP) state.seen.delete(state.recent.shift().seq);
   }
 
   function snapshot() {
@@ -214,7 +226,7 @@
         if (impl().render) impl().render();
       }
       const now = performance.now();
-      for (const seq of waiting) window.PAS.applied[seq] = now;
+      for (const seq of waiting) markApplied(seq, now);
     }).catch((err) => console.warn("snapshot failed", err)).finally(() => {
       state.snapInFlight = null;
       if (state.snapAgain) { state.snapAgain = false; scheduleSnapshot(0); }
@@ -243,7 +255,7 @@
     const now = performance.now();
     // On the dashboard the feed shows every event at once; elsewhere an event that needs a re-read counts when
     // the re-read lands.
-    for (const seq of page === "dashboard" ? batch.map((e) => e.seq) : direct) window.PAS.applied[seq] = now;
+    for (const seq of page === "dashboard" ? batch.map((e) => e.seq) : direct) markApplied(seq, now);
     if (needSnapshot) scheduleSnapshot();
   }
   function restartFlushTimer() {
@@ -257,22 +269,46 @@
     if (state.seen.has(env.seq)) return;  // a replayed event that also arrived live
     remember(env);
     window.PAS.events.push(env.seq);
+    capped(window.PAS.events);
     state.pending.push(env);
     if (Number(freqSelect.value) > 0 || flushQueued) return;  // throttled: the interval applies it
     flushQueued = true;
     setTimeout(() => { flushQueued = false; flush(); }, 0);  // one DOM pass for a burst
   }
 
-  // Replay [after, ...] over REST: the way back from a gap or a reconnect without losing or doubling events.
-  let replaying = null;
-  function replay(after) {
-    if (replaying) return replaying;
-    replaying = getJSON(`/api/event-stream/events?after=${after}&limit=5000`).then((body) => {
-      if (body.resnapshot) { scheduleSnapshot(0); }
-      for (const env of body.events) enqueue(env);
-      state.lastSeq = Math.max(state.lastSeq ?? 0, body.last_seq);
-    }).catch(() => scheduleSnapshot(0)).finally(() => { replaying = null; });
-    return replaying;
+  // Replay (after, …] over REST: the way back from a gap or a reconnect without losing or doubling events. Live
+  // events that arrive meanwhile are held and applied after, so everything lands in seq order.
+  let replaying = false;
+  async function replay(after) {
+    if (replaying) return;
+    replaying = true;
+    try {
+      let cursor = after;
+      for (;;) {
+        const body = await getJSON(`/api/event-stream/events?after=${cursor}&limit=2000`);
+        if (body.resnapshot) scheduleSnapshot(0);
+        for (const env of body.events) { enqueue(env); cursor = Math.max(cursor, env.seq); }
+        if (body.events.length < 2000) break;
+      }
+      state.lastSeq = Math.max(state.lastSeq ?? 0, cursor);
+    } catch (_e) {
+      scheduleSnapshot(0);
+    } finally {
+      replaying = false;
+    }
+    const held = state.held.splice(0).sort((a, b) => a.seq - b.seq);
+    for (const env of held) onLive(env);
+  }
+
+  function onLive(env) {
+    if (replaying) { state.held.push(env); return; }
+    if (subscribeAll() && state.lastSeq !== null && env.seq > state.lastSeq + 1 && !state.seen.has(env.seq)) {
+      state.held.push(env);  // a gap: fetch what is missing first, then this one
+      replay(state.lastSeq);
+      return;
+    }
+    state.lastSeq = Math.max(state.lastSeq ?? 0, env.seq);
+    enqueue(env);
   }
 
   const subscribeAll = () => !impl().topics;
@@ -289,12 +325,16 @@
   });
   socket.on("connect_error", () => { if (!token()) signin.hidden = false; });
   socket.on("disconnect", () => { conn.textContent = "offline"; conn.className = "conn off"; });
-  socket.on("connected", (info) => { if (state.lastSeq === null) state.lastSeq = info.last_seq; });
-  socket.on("event", (env) => {
-    if (subscribeAll() && state.lastSeq !== null && env.seq > state.lastSeq + 1) replay(state.lastSeq);  // a gap
-    state.lastSeq = Math.max(state.lastSeq ?? 0, env.seq);
-    enqueue(env);
+  // Joined: whatever happened between rendering this page and joining is replayed (everything) or re-read
+  // (a page on topics reads its snapshot again, if anything happened at all).
+  socket.on("connected", (info) => {
+    if (subscribeAll() && info.last_seq > (state.lastSeq ?? 0)) replay(state.lastSeq ?? 0);
   });
+  socket.on("subscribed", (info) => {
+    if (info.last_seq > startSeq && !state.subscribedOnce) scheduleSnapshot(0);
+    state.subscribedOnce = true;
+  });
+  socket.on("event", onLive);
 
   // Heartbeats are not events (there would be thousands a second): the snapshot refreshes every 5 s, and
   // "last beat Ns ago" ticks every second.

@@ -221,10 +221,15 @@ class Gateway:
         fallback_from = first if scored.provider.name != first else None
         sse = _SseTally()
         status, error = "success", None
+        keep_ms = int(((call.meta.timeout_s or self.config.default_timeout_s) + self.config.interrupted_grace_s) * 1000)
+        extended = time.monotonic()
         try:
             for chunk in upstream.chunks():
                 sse.feed(chunk)
                 yield chunk
+                if time.monotonic() - extended > keep_ms / 4000:  # a long stream is alive: not the sweeper's
+                    extended = time.monotonic()
+                    self._store.extend_pending(call.receipt_id, keep_ms)
             if not sse.done:  # an OpenAI stream ends with [DONE]; a bare EOF is a broken stream
                 raise UpstreamFailure("stream_ended_early", False)
         except UpstreamFailure as exc:
@@ -377,6 +382,8 @@ class Gateway:
             if sweeper:
                 self._log.append(meta.run_id, line)
             self._emit(outcome.events)
+        elif not sweeper:  # the sweeper closed it first (this process stalled past the deadline): its line stands
+            log.warning("receipt_already_closed", extra={"receipt_id": call.receipt_id, "status": status})
         for name in outcome.cooled:
             self.router.mark_cooldown(name, int(self.config.cooldown_s * 1000))
             log.warning("provider_cooldown", extra={"provider": name, "cooldown_s": self.config.cooldown_s})
@@ -551,8 +558,12 @@ class Gateway:
             meta = CallMeta(pending["request_id"], pending["run_id"], pending["agent"])
             call = _Call(meta, receipt_id, time.perf_counter(), Decision([]), 0.0, int(pending["estimate"]), True)
             line = self._log.find(meta.run_id, receipt_id)
-            if line is not None:
-                outcome = self._finish(call, line, to_micro(float(json.loads(line).get("cost_usd") or 0.0)))
+            try:
+                cost = float(json.loads(line).get("cost_usd") or 0.0) if line is not None else None
+            except (ValueError, AttributeError, TypeError):  # a torn line (killed mid-write): not a receipt
+                line, cost = None, None
+            if line is not None and cost is not None:
+                outcome = self._finish(call, line, to_micro(cost))
                 if outcome.closed:
                     self._emit(outcome.events)
                     log.info("receipt_recovered", extra={"receipt_id": receipt_id, "request_id": meta.request_id})
