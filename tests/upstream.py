@@ -19,6 +19,7 @@ class Step:
     break_after_chunks: int | None = None  # streaming: drop the connection after this many chunks
     usage: bool = True
     content: str = "hello from the mock"
+    chunk_delay_s: float = 0.0  # streaming: a pause before each chunk (a slow model)
 
 
 @dataclass
@@ -108,6 +109,8 @@ def start_upstream() -> Upstream:
             self.end_headers()
             words = step.content.split(" ")
             for i, word in enumerate(words):
+                if step.chunk_delay_s:
+                    time.sleep(step.chunk_delay_s)
                 if step.break_after_chunks is not None and i >= step.break_after_chunks:
                     self.wfile.flush()
                     self.connection.shutdown(2)  # mid-stream: no terminator, no [DONE]

@@ -415,3 +415,32 @@ def test_registry_model_services_join_the_router(live: Live, upstreams: list[Ups
     assert providers["providers"][0]["source"] == "registry"
     r = route(live, requirements={"capability": cap}, payload=CHAT)
     assert r.status_code == 200 and r.json()["provider"] == ok["name"] and len(up.requests) == 1
+
+
+def test_a_stream_longer_than_its_deadline_is_not_taken_for_a_dead_call(make_settings, upstreams) -> None:
+    """The sweeper closes calls whose process died; a stream still relaying keeps pushing its deadline."""
+    from app.factory import create_app, create_tables
+
+    up = upstreams[1]
+    up.reset(default=Step(content="one two three four five six", chunk_delay_s=0.5))
+    settings = make_settings(pas_upstream_allowlist=f"127.0.0.1:{up.port}", pas_gateway_timeout_s=1.0,
+                             pas_gateway_interrupted_grace_s=1.0)  # fmt: skip
+    app = create_app(settings, serve_socketio=False)
+    create_tables(app)
+    c = app.test_client()
+    name = uid("slow")
+    reg = {"name": name, "model": "m", "context_window": 1000, "cost_per_input_token": 1e-6,
+           "cost_per_output_token": 1e-6, "endpoint": up.base_url}  # fmt: skip
+    assert c.post("/api/provider-router/register", json=reg).status_code in (200, 201)
+    gw = app.extensions["pas"].gateway
+    events = app.extensions["pas"].events
+    r = c.post("/v1/chat/completions", json={"model": name, "stream": True, **CHAT},
+               headers={"X-PAS-Run-Id": "slow-run"}, buffered=False)  # fmt: skip
+    closed = 0
+    for _chunk in r.response:  # ~3 s of chunks, past timeout + grace (2 s)
+        closed += gw.close_interrupted(events.now_ms())
+    r.close()
+    assert closed == 0
+    lines = [json.loads(x) for x in gw.receipt_log.path("slow-run").read_text().splitlines()]
+    assert [x["status"] for x in lines] == ["success"] and gw.pending_count() == 0
+    app.extensions["redis"].close()
