@@ -19,6 +19,9 @@ class PortDispatch:
         self.wsgi_app = wsgi_app
         self.enabled = enabled
         self.offset = offset
+        # Behind Flask-SocketIO's middleware sits Flask itself: a request that is not Socket.IO goes straight
+        # there (the middleware copies the environ and builds a class per request just to pass it along).
+        self._flask = getattr(wsgi_app, "wsgi_app", None) if hasattr(wsgi_app, "engineio_path") else None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if self.enabled:
@@ -32,4 +35,6 @@ class PortDispatch:
                 # Socket.IO and the HMI pages are served at the same paths on every port.
                 if not path.startswith("/socket.io") and (service.slug != "hmi" or path in HMI_OWN_PATHS):
                     environ["PATH_INFO"] = service.prefix + path
+        if self._flask is not None and not (environ.get("PATH_INFO") or "/").startswith("/socket.io"):
+            return self._flask(environ, start_response)  # type: ignore[no-any-return]
         return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
