@@ -1,6 +1,7 @@
-"""The gateway's hot scripts on a small free list of plain connections: EVALSHA straight on the socket, without
-redis-py's per-command pool checkout (a poll syscall, metrics, a retry wrapper). One retry, and only when a
-reused idle connection turns out broken; both scripts are idempotent per receipt id, so a resend is harmless."""
+"""Hot scripts (the gateway's, the heartbeat) on a small free list of plain connections: EVALSHA straight on
+the socket, without redis-py's per-command pool checkout (a poll syscall, metrics, a retry wrapper). One retry,
+and only when a reused idle connection turns out broken; only scripts a resend cannot harm use this (the
+gateway's are idempotent per receipt id; a heartbeat sent twice is one heartbeat)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from models.fast_script import FastScript
 from models.keys import Keys, from_key_part, key_part
 from models.scripts import lua, redis_now_ms
 
@@ -51,7 +52,8 @@ class RegistryStore:
         self._keys = keys
         self._params = params
         self._register = client.register_script(lua("register"))
-        self._heartbeat = client.register_script(lua("heartbeat"))
+        # The hottest script of all (thousands a second): straight on a connection; a resend is harmless.
+        self._heartbeat = FastScript(client, lua("heartbeat"))
         self._deregister = client.register_script(lua("deregister"))
         self._sweep = client.register_script(lua("sweep"))
 
@@ -106,7 +108,7 @@ class RegistryStore:
         ]
         for k, v in fields.items():
             args += [k, v]
-        head, events = self._result(self._heartbeat(args=args), 4)
+        head, events = self._result(self._heartbeat([], args), 4)
         return WriteResult(head[0], int(head[1]), head[2], events, paused=head[3] == "1")
 
     def deregister(self, service_id: str) -> WriteResult:
