@@ -55,7 +55,7 @@
 
   // Hooks for tests and the benchmarks: seq → performance.now() when its effect is in the DOM; render timings.
   // Bounded, so a tab left open all day does not grow.
-  window.PAS = { events: [], applied: {}, renders: [], sounds: [], spoken: [] };
+  window.PAS = { events: [], applied: {}, renders: [], sounds: [], spoken: [], heard: [] };
   const HOOK_CAP = 20000;
   const markApplied = (seq, at) => {
     window.PAS.applied[seq] = at;
@@ -90,15 +90,16 @@
       if (!this.ctx) this.ctx = new Ctx();
       if (this.ctx.state === "suspended") this.ctx.resume();
     },
-    tone(kind, tier) {
+    tone(kind, tier, seq) {
       if (!soundsBox.checked) return;
       const now = performance.now();
-      if (now - this.last < 250) return;
-      this.last = now;
       const base = { critical: 220, warning: 330, info: 660, job_started: 520, job_succeeded: 780, job_failed: 260 }[kind] || 440;
       const freq = base * (1 + 0.12 * Math.max(0, (Number(tier) || 1) - 1));  // higher tiers sound higher
-      window.PAS.sounds.push({ kind, tier: tier ?? null, freq });
+      const played = now - this.last >= 250;
+      window.PAS.sounds.push({ kind, tier: tier ?? null, freq, seq, played });
       capped(window.PAS.sounds, 200);
+      if (!played) return;
+      this.last = now;
       this.unlock();
       if (!this.ctx) return;
       const osc = this.ctx.createOscillator();
@@ -116,10 +117,13 @@
   // One sentence per job start/finish and per alert (Web Speech), at most one every 4 s; extra ones are dropped.
   const narrator = {
     last: -Infinity,
-    say(sentence) {
+    say(sentence, seq) {
       if (!narrationBox.checked) return;
       const now = performance.now();
-      if (now - this.last < 4000) return;
+      const spoken = now - this.last >= 4000;
+      window.PAS.heard.push({ seq, sentence, spoken });
+      capped(window.PAS.heard, 200);
+      if (!spoken) return;
       this.last = now;
       window.PAS.spoken.push(sentence);
       capped(window.PAS.spoken, 200);
@@ -190,14 +194,14 @@
     const d = env.data || {};
     const tier = d.tier ?? null;
     if (env.event_type === "alert") {
-      audio.tone(d.severity || "warning", tier);
-      narrator.say(`Alert: ${String(d.alert_type || "alert").replace(/_/g, " ")} on ${d.service_name || d.agent || d.job_id || d.provider || "PAS"}.`);
+      audio.tone(d.severity || "warning", tier, env.seq);
+      narrator.say(`Alert: ${String(d.alert_type || "alert").replace(/_/g, " ")} on ${d.service_name || d.agent || d.job_id || d.provider || "PAS"}.`, env.seq);
     } else if (env.event_type === "job_started") {
-      audio.tone("job_started", tier);
-      narrator.say(`${d.agent || "An agent"} started ${d.task || "a job"}.`);
+      audio.tone("job_started", tier, env.seq);
+      narrator.say(`${d.agent || "An agent"} started ${d.task || "a job"}.`, env.seq);
     } else if (["job_succeeded", "job_failed", "job_timeout", "job_killed"].includes(env.event_type)) {
-      audio.tone(env.event_type === "job_succeeded" ? "job_succeeded" : "job_failed", tier);
-      narrator.say(`${d.agent || "An agent"} ${env.event_type === "job_succeeded" ? "finished" : String(d.status || "stopped")} ${d.task || "a job"}.`);
+      audio.tone(env.event_type === "job_succeeded" ? "job_succeeded" : "job_failed", tier, env.seq);
+      narrator.say(`${d.agent || "An agent"} ${env.event_type === "job_succeeded" ? "finished" : String(d.status || "stopped")} ${d.task || "a job"}.`, env.seq);
     }
   }
 
