@@ -92,3 +92,22 @@ def test_every_event_reaches_the_daily_archive_once_and_old_days_are_pruned(live
     assert len(archived()) == 1
     seqs = [e["seq"] for e in map(_json.loads, today.read_text().splitlines())]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+
+def test_the_archive_starts_again_after_the_stream_seq_resets(make_settings, tmp_path) -> None:
+    """A flushed Redis restarts seq at 1: the archive marks the reset and keeps the new events."""
+    import json as _json
+
+    app: Flask = create_app(make_settings(pas_artifacts_dir=tmp_path), serve_socketio=False)  # its own archive
+    create_tables(app)
+    pas = app.extensions["pas"]
+    pas.events.mark_archived(10**9)  # as if the cursor survived while the stream started over
+    c = app.test_client()
+    seq = c.post(f"{ES}/broadcast", json={"event_type": "after_reset", "data": {}}).json["seq"]
+    assert pas.event_archive.ship() >= 1
+    lines = [_json.loads(x) for p in pas.event_archive.directory.glob("events_*.jsonl")
+             for x in p.read_text().splitlines()]  # fmt: skip
+    mine = [x for x in lines if x.get("seq") == seq and x.get("event_type") == "after_reset"]
+    assert len(mine) == 1 and any(x.get("archive_reset") for x in lines)
+    assert pas.event_archive.ship() == 0  # and only once
+    app.extensions["redis"].close()

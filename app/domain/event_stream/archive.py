@@ -49,6 +49,11 @@ class EventArchive:
         try:
             cursor = self._store.archived()
             tails: dict[str, int] = {}
+            if cursor > self._store.last_seq():  # a flushed or new Redis: seq starts again at 1
+                log.warning("archive_seq_reset", extra={"cursor": cursor, "last_seq": self._store.last_seq()})
+                self._mark_reset()
+                cursor = 0
+                self._store.mark_archived(0)
             while bodies := self._store.after(cursor, batch):
                 if cursor and json.loads(bodies[0])["seq"] > cursor + 1:
                     log.warning("archive_gap", extra={"after": cursor, "next": json.loads(bodies[0])["seq"]})
@@ -77,6 +82,16 @@ class EventArchive:
             log.info("events_archived", extra={"count": written, "last_seq": cursor})
         return written
 
+    def _mark_reset(self) -> None:
+        """A line that tells the dedup below to count seqs from 0 again from here on."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(time.strftime("%Y%m%d", time.gmtime()))
+        torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+        with path.open("a", encoding="utf-8") as f:
+            f.write(
+                ("\n" if torn else "") + json.dumps({"archive_reset": True, "ts_ms": int(time.time() * 1000)}) + "\n"
+            )
+
     @staticmethod
     def _last_seq(path: Path) -> int:
         """The seq of a file's last whole line (reads only its tail)."""
@@ -89,7 +104,10 @@ class EventArchive:
             lines = f.read().splitlines()
         for raw in reversed(lines):
             try:
-                return int(json.loads(raw)["seq"])
+                line = json.loads(raw)
+                if isinstance(line, dict) and line.get("archive_reset"):
+                    return 0  # seqs restarted here, and nothing since
+                return int(line["seq"])
             except (ValueError, KeyError, TypeError):
                 continue  # a torn last line (killed mid-write): the one before it counts
         return 0
