@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from typing import Any
@@ -96,8 +97,6 @@ class BackgroundEmitter:
     emits them, so a call's answer does not wait on a PUBLISH."""
 
     def __init__(self, emitter: SocketIOEmitter, max_queue: int = 10_000, linger_s: float = 0.02) -> None:
-        import queue
-
         self._linger_s = linger_s
         self._emitter = emitter
         self._q: queue.Queue[list[str]] = queue.Queue(max_queue)
@@ -120,8 +119,6 @@ class BackgroundEmitter:
             log.warning("emit_queue_full")
 
     def _run(self) -> None:
-        import queue
-
         while True:
             bodies = list(self._q.get())
             # Linger a moment so a busy gateway's cost updates share one round trip (still far inside the

@@ -23,25 +23,19 @@ class FastScript:
     def __call__(self, keys: list[str], args: list[Any]) -> Any:
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours
             self._free, self._pid = [], os.getpid()
-        conn: Any
         try:
-            conn, reused = self._free.pop(), True
+            conn: Any = self._free.pop()
         except IndexError:
-            conn, reused = self._pool.make_connection(), False
+            return self._attempt(self._pool.make_connection(), keys, args)
+        try:
+            return self._attempt(conn, keys, args)
+        except redis.ConnectionError:
+            # An idle connection Redis dropped (a restart, a timeout): once more on a new one (harmless: see above).
+            return self._attempt(self._pool.make_connection(), keys, args)
+
+    def _attempt(self, conn: Any, keys: list[str], args: list[Any]) -> Any:
         try:
             reply = self._run(conn, keys, args)
-        except redis.ConnectionError:
-            conn.disconnect()
-            if not reused:
-                raise
-            # An idle connection Redis dropped (a restart, a timeout): once more on a new one. Safe: both hot
-            # scripts are idempotent per receipt id (begin sees its pending receipt, finish its HDEL).
-            conn = self._pool.make_connection()
-            try:
-                reply = self._run(conn, keys, args)
-            except BaseException:
-                conn.disconnect()
-                raise
         except BaseException:
             conn.disconnect()
             raise

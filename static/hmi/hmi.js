@@ -165,7 +165,6 @@
       banner.append(link);
     }
   }
-  window.PASHMI.renderBanner = renderBanner;
   let bannerTimer = null;
   const scheduleBanner = () => {
     if (!bannerTimer) bannerTimer = setTimeout(() => { bannerTimer = null; loadBanner().catch(() => {}); }, 300);
@@ -474,7 +473,7 @@
           }
           return replayed ? "applied" : "snapshot";  // holdings and the rest follow in the re-read
         }
-        if (env.event_type === "broadcast" || topicOf(env) === "other") return "applied";  // the feed shows it
+        if (topicOf(env) === "other") return "applied";  // the feed shows it
         return "snapshot";
       },
       render() {

@@ -345,14 +345,18 @@ def test_same_idempotency_key_in_flight_is_409_and_calls_the_upstream_once(
     up.reset()
 
 
-def test_interrupted_call_is_closed_by_the_sweeper(live: Live) -> None:
-    pas = live.app.extensions["pas"]
-    store = pas.gateway._store
+def orphaned_call(live: Live, request_id: str) -> tuple[str, str]:
+    """A run with a budget and a pending receipt whose call never closes: as if its web process died."""
     rid, run = uuid.uuid4().hex, uid("run")
     assert requests.post(live.url("gateway", "/budget"), json={"run_id": run, "budget_usd": 1.0}, timeout=5).ok
-    pending = {"receipt_id": rid, "request_id": "crash-1", "run_id": run, "agent": "a", "provider": "none",
+    pending = {"receipt_id": rid, "request_id": request_id, "run_id": run, "agent": "a", "provider": "none",
                "model": "m", "estimate": 5000, "started_ms": int(time.time() * 1000)}  # fmt: skip
-    assert store.begin(rid, run, "a", pending, 5000, 50).granted  # as if the web process died mid-call
+    assert live.app.extensions["pas"].gateway._store.begin(rid, run, "a", pending, 5000, 50).granted
+    return rid, run
+
+
+def test_interrupted_call_is_closed_by_the_sweeper(live: Live) -> None:
+    rid, run = orphaned_call(live, "crash-1")
     assert requests.get(live.url("gateway", f"/budget/{run}"), timeout=5).json()["in_flight_usd"] == 0.005
     rec = wait_until(lambda: (jsonl(live, run) or [{}])[-1], 15, 0.2, "the sweeper's receipt")
     assert rec["receipt_id"] == rid and rec["status"] == "interrupted"
@@ -362,12 +366,7 @@ def test_interrupted_call_is_closed_by_the_sweeper(live: Live) -> None:
 def test_a_call_killed_after_its_jsonl_line_is_completed_from_it(live: Live) -> None:
     """Killed between the JSONL line and the closing script: the sweeper charges and ships that receipt."""
     pas = live.app.extensions["pas"]
-    store = pas.gateway._store
-    rid, run = uuid.uuid4().hex, uid("run")
-    assert requests.post(live.url("gateway", "/budget"), json={"run_id": run, "budget_usd": 1.0}, timeout=5).ok
-    pending = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a", "provider": "none",
-               "model": "m", "estimate": 5000, "started_ms": int(time.time() * 1000)}  # fmt: skip
-    assert store.begin(rid, run, "a", pending, 5000, 50).granted
+    rid, run = orphaned_call(live, "crash-2")
     done = {"receipt_id": rid, "request_id": "crash-2", "run_id": run, "agent": "a",
             "timestamp": "2026-01-01T00:00:00.000Z", "provider": "none", "model": "m", "input_tokens": 3,
             "output_tokens": 4, "tokens_exact": True, "cost_usd": 0.002, "latency_ms": 1.0, "status": "success",

@@ -68,10 +68,7 @@ class EventArchive:
                     cursor = int(event["seq"])
                 self.directory.mkdir(parents=True, exist_ok=True)
                 for day, lines in by_day.items():
-                    path = self.path(day)
-                    torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
-                    with path.open("a", encoding="utf-8") as f:
-                        f.write(("\n" if torn else "") + "\n".join(lines) + "\n")
+                    _append(self.path(day), lines)
                     tails[day] = int(json.loads(lines[-1])["seq"])
                     written += len(lines)
                 self._store.mark_archived(cursor)
@@ -85,12 +82,8 @@ class EventArchive:
     def _mark_reset(self) -> None:
         """A line that tells the dedup below to count seqs from 0 again from here on."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path(time.strftime("%Y%m%d", time.gmtime()))
-        torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
-        with path.open("a", encoding="utf-8") as f:
-            f.write(
-                ("\n" if torn else "") + json.dumps({"archive_reset": True, "ts_ms": int(time.time() * 1000)}) + "\n"
-            )
+        marker = json.dumps({"archive_reset": True, "ts_ms": int(time.time() * 1000)})
+        _append(self.path(time.strftime("%Y%m%d", time.gmtime())), [marker])
 
     @staticmethod
     def _last_seq(path: Path) -> int:
@@ -125,7 +118,12 @@ class EventArchive:
         self._pruned_day = today
 
 
-def _last_byte(path: Path) -> bytes:
-    with path.open("rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1)
+def _append(path: Path, lines: list[str]) -> None:
+    """Whole lines at the end; a torn last line (a writer killed mid-line) is closed off first."""
+    torn = False
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+    with path.open("a", encoding="utf-8") as f:
+        f.write(("\n" if torn else "") + "\n".join(lines) + "\n")
