@@ -67,7 +67,7 @@ def up(no_flower: bool, workers: int) -> None:
     if not settings.redis_url:
         valkey = EmbeddedValkey(settings.artifacts_dir / "valkey")
         env["REDIS_URL"] = valkey.url
-        sup.spawn(Child("valkey", valkey.command(), critical=True))
+        sup.spawn(Child("valkey", valkey.command(), first_backoff_s=0.2, max_restarts=20))
         from app.valkey import wait_ready
 
         wait_ready(valkey.url)

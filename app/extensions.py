@@ -17,14 +17,20 @@ socketio = SocketIO()
 
 
 def init_redis(app: Flask) -> redis.Redis:
-    client = redis.Redis.from_url(
+    # A blocking pool: past max_connections a command waits (up to REDIS_POOL_TIMEOUT_S) for a free connection
+    # instead of failing at once (redis-py's default pool raises MaxConnectionsError at 100, which read as a
+    # false 503 "Redis is unreachable" under a burst of concurrent requests).
+    pool = redis.BlockingConnectionPool.from_url(
         app.config["REDIS_URL"],
+        max_connections=app.config["REDIS_MAX_CONNECTIONS"],
+        timeout=app.config["REDIS_POOL_TIMEOUT_S"],
         decode_responses=True,
         socket_timeout=10,
         socket_connect_timeout=5,
         health_check_interval=30,
         retry_on_timeout=True,
     )
+    client = redis.Redis(connection_pool=pool)
     app.extensions["redis"] = client
     return client
 

@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=settings.pas_max_body_bytes,
         REDIS_URL=settings.effective_redis_url,
+        REDIS_MAX_CONNECTIONS=settings.pas_redis_max_connections,
+        REDIS_POOL_TIMEOUT_S=settings.pas_redis_pool_timeout_s,
         CELERY=celery_config(settings),
         JSON_SORT_KEYS=False,
     )

@@ -18,9 +18,13 @@ COLORS = ["36", "32", "35", "33", "34", "31"]
 class Child:
     name: str
     argv: list[str]
-    critical: bool = False  # its death stops everything (the store)
+    # Restarted with backoff (first_backoff_s, doubling, at most 5 s); more than max_restarts in a minute
+    # stops PAS. The store gets many quick ones: the others reconnect to it and only see a few 503s meanwhile.
+    first_backoff_s: float = 0.5
+    max_restarts: int = 5
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
+    restart_at: float | None = None
 
 
 class Supervisor:
@@ -82,22 +86,24 @@ class Supervisor:
         code = 0
         while not self.stopping:
             self._pump(0.2)
+            now = time.monotonic()
             for child in self.children:
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.restart_at = None
+                        self.spawn(child)
+                    continue
                 if child.process is None or child.process.poll() is None:
                     continue
-                rc = child.process.returncode
-                self.log("pas", f"{child.name} exited with {rc}")
-                if child.critical:
-                    self.stopping, code = True, 1
-                    break
-                now = time.monotonic()
+                self.log("pas", f"{child.name} exited with {child.process.returncode}")
                 child.restarts = [t for t in child.restarts if now - t < 60] + [now]
-                if len(child.restarts) > 5:
+                if len(child.restarts) > child.max_restarts:
                     self.log("pas", f"{child.name} keeps failing; stopping PAS")
                     self.stopping, code = True, 1
                     break
-                time.sleep(min(5.0, 0.5 * len(child.restarts)))
-                self.spawn(child)
+                delay = min(5.0, child.first_backoff_s * 2 ** (len(child.restarts) - 1))
+                self.log("pas", f"restarting {child.name} in {delay:.1f}s")
+                child.restart_at = now + delay
         self.shutdown()
         return code
 

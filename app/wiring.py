@@ -77,6 +77,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
             preservation_cap_ms=cap_ms,
             preservation_min_services=settings.pas_self_preservation_min_services,
             sweep_batch=settings.pas_sweep_batch,
+            blind_ms=int(settings.pas_monitor_blind_s * 1000),
         ),
     )
     events = EventStore(client, keys, settings.pas_events_maxlen)
@@ -97,7 +98,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         ),
     )
     resource_manager = ResourceManager(
-        ResourceStore(client, keys, settings.pas_events_maxlen),
+        ResourceStore(client, keys, settings.pas_events_maxlen, cap_ms),
         emitter,
         load_config(settings.pas_resources_config, settings.artifacts_dir),
     )

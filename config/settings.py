@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     pas_api_token: SecretStr | None = None  # never printed
     pas_log_level: str = "INFO"
     pas_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # Per process: connections to Redis in the pool, and how long a request waits for a free one before 503.
+    pas_redis_max_connections: int = Field(default=100, ge=2, le=10_000)
+    pas_redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
     # Heartbeat monitor
     pas_sweep_interval_s: float = Field(default=1.0, gt=0, le=60)
@@ -44,6 +47,9 @@ class Settings(BaseSettings):
     # Deregistration is held while more than half of at least this many services are silent at once.
     pas_self_preservation_min_services: int = Field(default=4, ge=1)
     pas_self_preservation_cap_s: float = Field(default=10.0, ge=0)
+    # A gap in the sweeps longer than this (Valkey restarted, no worker ran them) is PAS's outage: every
+    # service's ladder starts again (a grace), instead of its beats deregistering it.
+    pas_monitor_blind_s: float = Field(default=2.5, gt=0, le=3600)
     pas_alert_jsonl: bool = True
 
     # Resource manager: capacity ("auto" = detected), port range, per-role limits

@@ -7,7 +7,7 @@ from pydantic import Field
 from contracts.common import Body, Query
 
 AlertType = Literal["heartbeat_miss", "service_down", "service_deregistered", "heartbeat_restored", "self_preservation"]
-AlertAction = Literal["warning", "marked_down", "deregistered", "restored", "held"]
+AlertAction = Literal["warning", "marked_down", "deregistered", "restored", "held", "released", "grace"]
 
 
 class Alert(Body):

@@ -51,6 +51,12 @@ class Keys:
     def preservation(self) -> str:  # string: ms since self-preservation began; absent = off
         return f"{self.prefix}:heartbeat_monitor:preservation"
 
+    def preservation_cleared(self) -> str:  # string: ms when most services were heard again (the hold's tail)
+        return f"{self.prefix}:heartbeat_monitor:preservation_cleared"
+
+    def grace_from(self) -> str:  # string: ms of the last grace (ages count from it; see prelude.lua)
+        return f"{self.prefix}:heartbeat_monitor:grace_from"
+
     def last_sweep(self) -> str:  # string: ms of the last sweep
         return f"{self.prefix}:heartbeat_monitor:last_sweep"
 

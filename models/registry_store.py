@@ -19,6 +19,7 @@ class ScriptParams:
     preservation_cap_ms: int
     preservation_min_services: int
     sweep_batch: int
+    blind_ms: int = 2500
 
 
 @dataclass
@@ -43,7 +44,18 @@ class Snapshot:
     now_ms: int
     preservation_since_ms: int | None
     last_sweep_ms: int | None
+    preservation_cleared_ms: int | None
+    grace_from_ms: int | None
     services: list[dict[str, str]]
+
+
+def stored_ms(value: Any) -> int | None:
+    """A stored time in ms, or None for one that is absent or not a number (never an exception on a read)."""
+    try:
+        ms = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(ms) if 0 <= ms < 2**53 else None
 
 
 class RegistryStore:
@@ -105,6 +117,7 @@ class RegistryStore:
             key_part(service_id),
             status,
             "" if epoch is None else epoch,
+            self._params.blind_ms,
         ]
         for k, v in fields.items():
             args += [k, v]
@@ -122,6 +135,7 @@ class RegistryStore:
                 self._params.sweep_batch,
                 self._params.preservation_min_services,
                 preservation_alert,
+                self._params.blind_ms,
             ]
         )
         head, events = self._result(raw, 3)
@@ -144,15 +158,19 @@ class RegistryStore:
         pipe.time()
         pipe.get(self._keys.preservation())
         pipe.get(self._keys.last_sweep())
+        pipe.get(self._keys.preservation_cleared())
+        pipe.get(self._keys.grace_from())
         for q in qids:
             pipe.hgetall(self._keys.service_prefix() + q)
         res = pipe.execute()
         sec, usec = res[0]
         return Snapshot(
             now_ms=int(sec) * 1000 + int(usec) // 1000,
-            preservation_since_ms=int(res[1]) if res[1] else None,
-            last_sweep_ms=int(res[2]) if res[2] else None,
-            services=[h for h in res[3:] if h],
+            preservation_since_ms=stored_ms(res[1]),
+            last_sweep_ms=stored_ms(res[2]),
+            preservation_cleared_ms=stored_ms(res[3]),
+            grace_from_ms=stored_ms(res[4]),
+            services=[h for h in res[5:] if h],
         )
 
     def ids_matching(self, filters: list[tuple[str, str]]) -> list[str] | None:

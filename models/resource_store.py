@@ -36,17 +36,19 @@ def _ids(raw: str) -> list[str]:
 
 
 class ResourceStore:
-    def __init__(self, client: redis.Redis, keys: Keys, events_maxlen: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, events_maxlen: int, preservation_cap_ms: int = 0) -> None:
         self._r = client
         self._keys = keys
         self._maxlen = events_maxlen
+        # The lease sweep holds a down holder's lease while self-preservation holds its deregistration.
+        self._cap_ms = preservation_cap_ms
         self._reserve = client.register_script(lua("rm_reserve"))
         self._finish = client.register_script(lua("rm_finish"))
         self._capacity = client.register_script(lua("rm_capacity"))
         self._sweep = client.register_script(lua("rm_sweep"))
 
     def _common(self) -> list[str | int]:
-        return [self._keys.prefix, self._maxlen, 0]
+        return [self._keys.prefix, self._maxlen, self._cap_ms]
 
     def set_capacity(self, resource: str, amount: int, *, only_if_unset: bool) -> tuple[str, str, int]:
         raw: Any = self._capacity(args=[*self._common(), resource, amount, "1" if only_if_unset else "0"])

@@ -9,6 +9,9 @@ local K_DEAD = P .. ':heartbeat_monitor:deadlines'
 local K_ALIVE = P .. ':heartbeat_monitor:alive:'
 local K_SILENT = P .. ':heartbeat_monitor:silent'
 local K_PRES = P .. ':heartbeat_monitor:preservation'
+local K_PRES_CLEARED = P .. ':heartbeat_monitor:preservation_cleared'
+local K_GRACE = P .. ':heartbeat_monitor:grace_from'
+local K_LAST_SWEEP = P .. ':heartbeat_monitor:last_sweep'
 local K_SEQ = P .. ':event_stream:seq'
 local K_EVENTS = P .. ':event_stream:events'
 
@@ -17,6 +20,21 @@ local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local NOW_S = string.format('%d', NOW)
 
 local out = {}  -- event bodies written by this script, returned for live emission
+
+-- A stored number, or nil: a value that is not a finite number (an older version's, a hand edit) never
+-- breaks a script.
+local function num(v)
+  local n = tonumber(v)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
+
+-- Since a grace (PAS itself was deaf: Valkey restarted, or no sweep ran), ages count from the grace's start.
+local grace_cache = nil
+local function grace_from()
+  if grace_cache == nil then grace_cache = num(redis.call('GET', K_GRACE)) or 0 end
+  return grace_cache
+end
 
 -- data_json is a JSON object text built by the caller (labels and caps pass through untouched).
 local function publish(event_type, source, data_json)
@@ -51,13 +69,35 @@ local function remove(qid, h)
   redis.call('DEL', h, K_ALIVE .. qid)
 end
 
--- Deregistration is held while self-preservation is on, for max(cap, one interval) from its start.
+-- Deregistration is held while self-preservation is on: for max(cap, one interval) from its start, and for
+-- cap after most services were heard again (the stragglers of a backlog are still being ingested then).
 local function hold_until(interval)
-  local since = redis.call('GET', K_PRES)
+  local since = num(redis.call('GET', K_PRES))
   if not since then return nil end
-  local until_ms = tonumber(since) + math.max(CAP_MS, interval)
+  local until_ms = since + math.max(CAP_MS, interval)
+  local cleared = num(redis.call('GET', K_PRES_CLEARED))
+  if cleared then until_ms = math.max(until_ms, cleared + CAP_MS) end
   if NOW < until_ms then return until_ms end
   return nil
+end
+
+-- A monitor-wide alert (self-preservation held / released, a grace), the shape of a service's alerts.
+local function monitor_alert(action, missed, last, message)
+  publish('alert', 'heartbeat_monitor', cjson.encode({
+    alert_type = 'self_preservation', action = action, service_id = cjson.null, service_name = cjson.null,
+    parent = cjson.null, missed_beats = missed, last_seen_ms = last, message = message}))
+end
+
+-- After a gap in the sweeps longer than blind_ms (Valkey restarted from its AOF, or no worker ran the sweep),
+-- what the clock says about that time is PAS's outage, not the services': every ladder starts again from now
+-- (RELIABILITY decision 9), once per gap, whichever script notices first (a sweep or a heartbeat).
+local function regain_sight(blind_ms)
+  local last = num(redis.call('GET', K_LAST_SWEEP))
+  if not last or NOW - last <= blind_ms or grace_from() >= last then return end
+  redis.call('SET', K_GRACE, NOW_S)
+  grace_cache = NOW
+  monitor_alert('grace', 0, last, string.format('the monitor saw nothing for %d ms (Valkey restart or no '
+    .. 'sweeps): every service gets a fresh start', NOW - last))
 end
 
 -- Walks one service up the miss ladder (1 warning, 2 down, 3 deregistered) to where the clock says it is.
@@ -71,8 +111,10 @@ local function advance(qid, allow_dereg)
     redis.call('SREM', K_SILENT, qid)
     return false
   end
-  local last, interval, level = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
-  local missed = math.floor((NOW - last) / interval)
+  local last, interval, level = num(f[1]) or 0, num(f[2]) or 1000, num(f[3]) or 0
+  if interval < 1 then interval = 1000 end
+  local from = math.max(last, grace_from())
+  local missed = math.floor((NOW - from) / interval)
   while level < missed and level < 3 do
     local nxt = level + 1
     if nxt == 3 then
@@ -100,6 +142,6 @@ local function advance(qid, allow_dereg)
     level = nxt
     redis.call('HSET', h, 'missed', level)
   end
-  if level < 3 then redis.call('ZADD', K_DEAD, last + (level + 1) * interval, qid) end
+  if level < 3 then redis.call('ZADD', K_DEAD, from + (level + 1) * interval, qid) end
   return true
 end

@@ -190,6 +190,8 @@ class Registry:
             state=h["state"],
             preservation_since_ms=snap.preservation_since_ms,
             preservation_cap_ms=self._cap_ms,
+            preservation_cleared_ms=snap.preservation_cleared_ms,
+            grace_from_ms=snap.grace_from_ms,
         )
         if live.gone:
             return None
