@@ -11,6 +11,7 @@ import redis
 from models.fast_script import FastScript
 from models.keys import Keys, from_key_part, key_part
 from models.scripts import lua, redis_now_ms
+from models.stored import stored_int
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,8 @@ class RegistryStore:
         sec, usec = res[0]
         return Snapshot(
             now_ms=int(sec) * 1000 + int(usec) // 1000,
-            preservation_since_ms=int(res[1]) if res[1] else None,
-            last_sweep_ms=int(res[2]) if res[2] else None,
+            preservation_since_ms=stored_int(res[1]) if res[1] else None,
+            last_sweep_ms=stored_int(res[2]) if res[2] else None,
             services=[h for h in res[3:] if h],
         )
 
