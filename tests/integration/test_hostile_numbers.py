@@ -161,6 +161,10 @@ def test_hostile_stored_values_never_turn_a_read_into_a_500(app: Flask, value: s
     again = c.post(f"{TG}/track", json={"agent": "svc", "run_id": "r", "ctx_used": 5, "ctx_limit": 100})
     assert again.status_code == 200, again.json
     assert next(a for a in c.get(f"{TG}/status").json["agents"] if a["agent"] == "svc")["ctx_used"] == 5
+    reserve = c.post("http://localhost:6104/reserve", json={"job_id": "j2", "agent": "svc", "cpu": 1, "mem_mb": 1})
+    assert reserve.status_code in (201, 409), reserve.json
+    update = c.post("http://localhost:6104/quotas/update", json={"resource_type": "cpu", "new_capacity": 8})
+    assert update.status_code == 200, update.json
 
 
 def test_the_summary_task_succeeds_on_a_hostile_stored_context(live: Live) -> None:
