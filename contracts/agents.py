@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from contracts.common import Request
+from contracts.common import FiniteFloat, Request
 
 
 class AgentConfig(Request):
@@ -17,7 +17,7 @@ class AgentConfig(Request):
     capabilities: list[str] = Field(min_length=1)
     parent: str | None = None
     children: list[str] = Field(default_factory=list)
-    token_target: float = Field(default=0.5, ge=0, le=1)
-    token_hard_max: float = Field(default=0.75, ge=0, le=1)
+    token_target: FiniteFloat = Field(default=0.5, ge=0, le=1)
+    token_hard_max: FiniteFloat = Field(default=0.75, ge=0, le=1)
     description: str = ""
     transport: Literal["rpc", "file", "mcp", "rest"] = "rest"

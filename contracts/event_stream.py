@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from contracts.common import Body, Query, Request
+from contracts.common import Body, Query, Request, SafeInt
 from contracts.events import EventEnvelope
 
 
@@ -23,7 +23,8 @@ class BroadcastResponse(Body):
 
 
 class EventsQuery(Query):
-    after: int = Field(default=0, ge=0)
+    # A seq: stream entry ids are 64-bit, seqs stay below 2^53 (exact in Lua and in JSON).
+    after: SafeInt = Field(default=0, ge=0)
     limit: int = Field(default=1000, ge=1, le=10_000)
 
 

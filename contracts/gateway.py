@@ -6,31 +6,31 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from contracts.common import Body, Query, Request
+from contracts.common import ID_PATTERN, MAX_SAFE_INT, Body, FiniteFloat, Query, Request, SafeInt
 from contracts.provider_router import Candidate, Optimization, Requirements, RouterStats
 
 ReceiptStatus = Literal["pending", "success", "error", "timeout", "fallback", "partial", "interrupted"]
 AlertLevel = Literal["ok", "caution", "warning", "critical"]
 Window = Literal["minute", "hour", "day"]
 
-RUN_ID = Field(default=None, min_length=1, max_length=200)
+RUN_ID = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
 
 
 class RouteBudget(Request):
-    max_cost_usd: float | None = Field(default=None, ge=0)
-    max_latency_ms: float | None = Field(default=None, ge=0)
+    max_cost_usd: FiniteFloat | None = Field(default=None, ge=0)
+    max_latency_ms: FiniteFloat | None = Field(default=None, ge=0)
 
 
 class RouteRequest(Request):
-    request_id: str = Field(min_length=1, max_length=200)
+    request_id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
     run_id: str | None = RUN_ID
-    agent: str = Field(min_length=1, max_length=200)
+    agent: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
     requirements: Requirements
     budget: RouteBudget | None = None
     optimization: Optimization = "cost"
     # OpenAI chat-completions parameters, passed to the upstream; absent = a dry run.
     payload: dict[str, Any] | None = None
-    timeout_s: float | None = Field(default=None, gt=0, le=600)
+    timeout_s: FiniteFloat | None = Field(default=None, gt=0, le=600)
 
 
 class InvokeTarget(Request):
@@ -42,18 +42,18 @@ class InvokeTarget(Request):
 
 class InvokePolicy(Request):
     prefer: Optimization = "cheapest_that_meets_sla"
-    timeout_s: float | None = Field(default=None, gt=0, le=600)
-    sla_ms_p95: float | None = Field(default=None, ge=0)
-    max_cost_usd: float | None = Field(default=None, ge=0)
+    timeout_s: FiniteFloat | None = Field(default=None, gt=0, le=600)
+    sla_ms_p95: FiniteFloat | None = Field(default=None, ge=0)
+    max_cost_usd: FiniteFloat | None = Field(default=None, ge=0)
 
 
 class InvokeRequest(Request):
     target: InvokeTarget
     payload: dict[str, Any] | None = None
     policy: InvokePolicy = Field(default_factory=InvokePolicy)
-    request_id: str | None = Field(default=None, min_length=1, max_length=200)
+    request_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
     run_id: str | None = RUN_ID
-    agent: str | None = Field(default=None, min_length=1, max_length=200)
+    agent: str | None = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
 
 
 class Attempt(Body):
@@ -146,8 +146,8 @@ class BudgetSetRequest(Request):
 
     model_config = ConfigDict(extra="forbid", strict=False)  # query strings arrive as text
     run_id: str | None = RUN_ID
-    agent: str | None = Field(default=None, min_length=1, max_length=200)
-    budget_usd: float = Field(gt=0, le=1_000_000)
+    agent: str | None = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
+    budget_usd: FiniteFloat = Field(gt=0, le=1_000_000)
 
 
 class BudgetSetBody(Request):
@@ -155,8 +155,8 @@ class BudgetSetBody(Request):
 
     model_config = ConfigDict(extra="forbid", strict=False)
     run_id: str | None = RUN_ID
-    agent: str | None = Field(default=None, min_length=1, max_length=200)
-    budget_usd: float | None = Field(default=None, gt=0, le=1_000_000)
+    agent: str | None = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
+    budget_usd: FiniteFloat | None = Field(default=None, gt=0, le=1_000_000)
 
 
 class BudgetSetResponse(Body):
@@ -197,19 +197,19 @@ class ChatCompletionRequest(Request):
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    temperature: FiniteFloat | None = Field(default=None, ge=0, le=2)
+    top_p: FiniteFloat | None = Field(default=None, ge=0, le=1)
     n: int | None = Field(default=None, ge=1, le=16)
     stop: str | list[str] | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    logit_bias: dict[str, float] | None = None
+    max_tokens: SafeInt | None = Field(default=None, ge=1)
+    max_completion_tokens: SafeInt | None = Field(default=None, ge=1)
+    presence_penalty: FiniteFloat | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: FiniteFloat | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, FiniteFloat] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     user: str | None = Field(default=None, max_length=200)
-    seed: int | None = None
+    seed: SafeInt | None = Field(default=None, ge=-MAX_SAFE_INT)
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None

@@ -4,15 +4,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from contracts.common import Body, Query, Request
+from contracts.common import ID_PATTERN, Body, FiniteFloat, Query, Request
 
 
 class JobResources(Request):
-    cpu: float = Field(default=0, ge=0, le=4096)
+    cpu: FiniteFloat = Field(default=0, ge=0, le=4096)
     mem_mb: int = Field(default=0, ge=0, le=1 << 30)
     gpu: int = Field(default=0, ge=0, le=1024)
     gpu_mem_mb: int = Field(default=0, ge=0, le=1 << 30)
-    disk_gb: float = Field(default=0, ge=0, le=1 << 20)
+    disk_gb: FiniteFloat = Field(default=0, ge=0, le=1 << 20)
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list, max_length=1024)
     port_count: int = Field(default=0, ge=0, le=1024)
 
@@ -20,15 +20,15 @@ class JobResources(Request):
 class JobCard(Request):
     """job_card: a unit of work for the Celery job platform, with the resources it holds while it runs."""
 
-    agent: str = Field(min_length=1, max_length=256)
+    agent: str = Field(min_length=1, max_length=256, pattern=ID_PATTERN)
     task: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     resources: JobResources = Field(default_factory=JobResources)
     timeout_s: int = Field(default=600, ge=1, le=86400)
     priority: int = Field(default=5, ge=0, le=9)
-    run_id: str | None = Field(default=None, max_length=200)
-    parent_job_id: str | None = Field(default=None, max_length=256)
+    run_id: str | None = Field(default=None, max_length=200, pattern=ID_PATTERN)
+    parent_job_id: str | None = Field(default=None, max_length=256, pattern=ID_PATTERN)
 
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "killed", "timeout", "denied"]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from contracts.common import Body, Request
+from contracts.common import Body, FiniteFloat, Query, Request, SafeInt
 
 Optimization = Literal["cost", "latency", "balanced", "prefer_local", "cheapest_that_meets_sla", "fastest"]
 ProviderStatus = Literal["active", "inactive", "cooldown"]
@@ -21,8 +21,8 @@ class ProviderRegisterRequest(Request):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@/-]+$")
     model: str = Field(min_length=1, max_length=200)
     context_window: int = Field(ge=1, le=2_000_000)
-    cost_per_input_token: float = Field(ge=0, le=1)
-    cost_per_output_token: float = Field(ge=0, le=1)
+    cost_per_input_token: FiniteFloat = Field(ge=0, le=1)
+    cost_per_output_token: FiniteFloat = Field(ge=0, le=1)
     # An OpenAI base URL: PAS calls <endpoint>/chat/completions. The host must be PAS's own or allowlisted.
     endpoint: str = Field(min_length=1, max_length=2000)
     features: list[str] = Field(default_factory=list, max_length=100)
@@ -64,9 +64,9 @@ class ProviderRegisterResponse(Body):
     timestamp: str
 
 
-class ProvidersQuery(Body):
+class ProvidersQuery(Query):
     model: str | None = None
-    min_context: int | None = Field(default=None, ge=0)
+    min_context: SafeInt | None = Field(default=None, ge=0)
     capability: str | None = None
 
 
@@ -95,8 +95,8 @@ class Requirements(Request):
 class SelectRequest(Request):
     requirements: Requirements = Field(default_factory=Requirements)
     optimization: Optimization = "cost"
-    max_cost_usd: float | None = Field(default=None, ge=0)
-    max_latency_ms: float | None = Field(default=None, ge=0)
+    max_cost_usd: FiniteFloat | None = Field(default=None, ge=0)
+    max_latency_ms: FiniteFloat | None = Field(default=None, ge=0)
 
 
 class Candidate(Body):

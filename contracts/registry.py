@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from contracts.common import Body, Query, Request
+from contracts.common import ID_PATTERN, Body, FiniteFloat, Query, Request, SafeInt
 
 ServiceType = Literal["model", "tool", "agent"]
 ServiceRole = Literal["production", "staging", "canary", "experimental"]
@@ -12,24 +12,22 @@ ServiceStatus = Literal[
     "ok", "degraded", "down", "queued", "running", "blocked", "waiting_approval", "paused", "error", "done"
 ]
 
-ServiceId = Field(min_length=1, max_length=256)
-
 
 class CostHint(Request):
-    usd_per_1k: float = Field(ge=0)
+    usd_per_1k: FiniteFloat = Field(ge=0)
 
 
 class RegisterRequest(Request):
     """service_registration: register or update (upsert) a service; counts as a heartbeat."""
 
-    service_id: str | None = Field(default=None, min_length=1, max_length=256)
-    name: str = Field(min_length=1, max_length=100)
+    service_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=100, pattern=ID_PATTERN)
     type: ServiceType
     role: ServiceRole
     url: str = Field(max_length=2048, pattern=r"^(https?|internal)://\S+$")
     caps: list[str] = Field(min_length=1, max_length=100)
     labels: dict[str, Any] | None = None
-    ctx_limit: int | None = Field(default=None, ge=0)
+    ctx_limit: SafeInt | None = Field(default=None, ge=0)
     cost_hint: CostHint | None = None
     heartbeat_interval_s: int = Field(default=60, ge=1, le=86400)
     ttl_s: int = Field(default=90, ge=1, le=604800)
@@ -45,17 +43,17 @@ class RegisterResponse(Body):
 class HeartbeatRequest(Request):
     """service_heartbeat: liveness plus optional metrics; omitted metrics keep their old values."""
 
-    service_id: str = Field(min_length=1, max_length=256)
+    service_id: str = Field(min_length=1, max_length=256, pattern=ID_PATTERN)
     status: ServiceStatus = "ok"
-    p95_ms: float | None = Field(default=None, ge=0)
-    queue_depth: int | None = Field(default=None, ge=0)
-    load: float | None = Field(default=None, ge=0)
+    p95_ms: FiniteFloat | None = Field(default=None, ge=0)
+    queue_depth: SafeInt | None = Field(default=None, ge=0)
+    load: FiniteFloat | None = Field(default=None, ge=0)
     message: str | None = Field(default=None, max_length=2000)
-    progress: float | None = Field(default=None, ge=0, le=100)
+    progress: FiniteFloat | None = Field(default=None, ge=0, le=100)
     # The client's own clock: shown (with the skew) but never used for liveness.
-    ts: str | float | None = None
+    ts: Annotated[str, Field(max_length=100)] | FiniteFloat | None = None
     # Registration epoch from /register; a beat from an older registration is refused.
-    epoch: int | None = Field(default=None, ge=1)
+    epoch: SafeInt | None = Field(default=None, ge=1)
 
 
 class HeartbeatResponse(Body):
@@ -121,7 +119,7 @@ class PromoteResponse(Body):
 
 
 class DeregisterRequest(Request):
-    service_id: str = Field(min_length=1, max_length=256)
+    service_id: str = Field(min_length=1, max_length=256, pattern=ID_PATTERN)
 
 
 class RegistryHealth(Body):

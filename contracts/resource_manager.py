@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from contracts.common import Body, Query, Request
+from contracts.common import ID_PATTERN, Body, FiniteFloat, Query, Request
 
 ReservationStatus = Literal["active", "released", "expired", "killed"]
 ResourceName = Literal["cpu", "mem_mb", "gpu", "gpu_mem_mb", "disk_gb"]
@@ -15,21 +15,21 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class ResourceRequest(Request):
     """resource_request: reserve resources and ports for a job, all or nothing."""
 
-    job_id: str = Field(min_length=1, max_length=256)
-    agent: str = Field(min_length=1, max_length=256)
-    cpu: float = Field(default=0, ge=0, le=4096)
+    job_id: str = Field(min_length=1, max_length=256, pattern=ID_PATTERN)
+    agent: str = Field(min_length=1, max_length=256, pattern=ID_PATTERN)
+    cpu: FiniteFloat = Field(default=0, ge=0, le=4096)
     mem_mb: int = Field(default=0, ge=0, le=1 << 30)
     gpu: int = Field(default=0, ge=0, le=1024)
     gpu_mem_mb: int = Field(default=0, ge=0, le=1 << 30)
-    disk_gb: float = Field(default=0, ge=0, le=1 << 20)
+    disk_gb: FiniteFloat = Field(default=0, ge=0, le=1 << 20)
     ports: list[Port] = Field(default_factory=list, max_length=1024)
     # Ask PAS to pick this many free ports from the configured range (beside any explicit `ports`).
     port_count: int = Field(default=0, ge=0, le=1024)
     # The lease holder: when this registry service goes down or is deregistered, the reservation expires.
-    service_id: str | None = Field(default=None, max_length=256)
+    service_id: str | None = Field(default=None, max_length=256, pattern=ID_PATTERN)
     ttl_s: int | None = Field(default=None, ge=1, le=604800)
     timeout_s: int | None = Field(default=None, ge=1, le=604800)
-    role: str | None = Field(default=None, max_length=100)
+    role: str | None = Field(default=None, max_length=100, pattern=ID_PATTERN)
 
 
 class Granted(Body):
@@ -61,8 +61,8 @@ class ReserveDenied(Body):
 
 
 class ReleaseRequest(Request):
-    reservation_id: str | None = Field(default=None, min_length=1, max_length=256)
-    job_id: str | None = Field(default=None, min_length=1, max_length=256)
+    reservation_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=ID_PATTERN)
+    job_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=ID_PATTERN)
 
 
 class ReleaseResponse(Body):
@@ -73,7 +73,7 @@ class ReleaseResponse(Body):
 
 
 class KillRequest(Request):
-    job_id: str = Field(min_length=1, max_length=256)
+    job_id: str = Field(min_length=1, max_length=256, pattern=ID_PATTERN)
     reason: str = Field(default="killed by operator", max_length=500)
 
 
@@ -100,7 +100,7 @@ class Quotas(Body):
 
 class QuotaUpdateRequest(Request):
     resource_type: ResourceName
-    new_capacity: float = Field(ge=0, le=1 << 30)
+    new_capacity: FiniteFloat = Field(ge=0, le=1 << 30)
 
 
 class QuotaUpdateResponse(Body):

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from contracts.common import Body, Query, Request
+from contracts.common import ID_PATTERN, Body, FiniteFloat, Query, Request, SafeInt
 
 ContextStatus = Literal["ok", "warning", "breach"]
 ContextAction = Literal["monitor_closely", "save_state_clear_resume"]
@@ -20,12 +20,12 @@ class Message(Request):
 
 
 class TrackRequest(Request):
-    agent: str = Field(min_length=1, max_length=200)
-    run_id: str = Field(default="default", min_length=1, max_length=200)
-    ctx_used: int = Field(ge=0)
-    ctx_limit: int = Field(gt=0)
-    target_ratio: float | None = Field(default=None, ge=0, le=1)
-    hard_max_ratio: float | None = Field(default=None, ge=0, le=1)
+    agent: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    run_id: str = Field(default="default", min_length=1, max_length=200, pattern=ID_PATTERN)
+    ctx_used: SafeInt = Field(ge=0)
+    ctx_limit: SafeInt = Field(gt=0)
+    target_ratio: FiniteFloat | None = Field(default=None, ge=0, le=1)
+    hard_max_ratio: FiniteFloat | None = Field(default=None, ge=0, le=1)
     # The recent conversation, kept in a capped window for the summary.
     messages: list[Message] | None = Field(default=None, max_length=1000)
     # Or a transcript file PAS may read, under PAS_TRANSCRIPT_ROOT.
@@ -79,8 +79,8 @@ class StatusResponse(Body):
 
 
 class SummarizeRequest(Request):
-    agent: str = Field(min_length=1, max_length=200)
-    run_id: str = Field(default="default", min_length=1, max_length=200)
+    agent: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    run_id: str = Field(default="default", min_length=1, max_length=200, pattern=ID_PATTERN)
     trigger_reason: TriggerReason
     content_to_summarize: str | None = Field(default=None, max_length=900_000)
 
@@ -119,8 +119,8 @@ class SummariesResponse(Body):
 
 
 class ClearRequest(Request):
-    agent: str | None = Field(default=None, min_length=1, max_length=200)
-    run_id: str | None = Field(default=None, min_length=1, max_length=200)
+    agent: str | None = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
+    run_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=ID_PATTERN)
 
 
 class ClearResponse(Body):

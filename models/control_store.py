@@ -8,6 +8,7 @@ from typing import Any
 import redis
 
 from models.keys import Keys, from_key_part, key_part
+from models.stored import stored_int, stored_json
 
 
 class ControlStore:
@@ -40,4 +41,9 @@ class ControlStore:
 
     def acked_alerts(self) -> dict[int, dict[str, Any]]:
         raw: Any = self._r.hgetall(self._keys.acked_alerts())
-        return {int(k): json.loads(v) for k, v in raw.items()}
+        out: dict[int, dict[str, Any]] = {}
+        for k, v in raw.items():
+            seq, ack = stored_int(k), stored_json(v)
+            if seq and isinstance(ack, dict):  # anything else is not an acknowledgement PAS wrote
+                out[seq] = {"ts": str(ack.get("ts") or ""), "note": ack.get("note")}
+        return out

@@ -9,6 +9,7 @@ import redis
 
 from models.keys import Keys
 from models.scripts import lua, redis_now_ms
+from models.stored import stored_int
 
 
 class EventStore:
@@ -44,19 +45,16 @@ class EventStore:
         return redis_now_ms(self._r)
 
     def last_seq(self) -> int:
-        value = self._r.get(self._keys.event_seq())
-        return int(value) if value else 0
+        return stored_int(self._r.get(self._keys.event_seq()))
 
     def length(self) -> int:
         return int(self._r.xlen(self._keys.events()))
 
     def shipped(self) -> int:
-        value = self._r.get(self._keys.events_shipped())
-        return int(value) if value else 0
+        return stored_int(self._r.get(self._keys.events_shipped()))
 
     def archived(self) -> int:
-        value = self._r.get(self._keys.events_archived())
-        return int(value) if value else 0
+        return stored_int(self._r.get(self._keys.events_archived()))
 
     def mark_archived(self, seq: int) -> None:
         self._r.set(self._keys.events_archived(), seq)

@@ -12,6 +12,7 @@ import redis
 from models.fast_script import FastScript
 from models.keys import Keys
 from models.scripts import lua
+from models.stored import stored_float, stored_int, stored_json
 
 MICRO = 1_000_000
 
@@ -130,7 +131,7 @@ class GatewayStore:
         raw: Any = self._r.hmget(self._keys.budget(scope, name), "budget", "spent", "inflight")
         if raw[0] is None:
             return None
-        return int(raw[0]), int(raw[1] or 0), int(raw[2] or 0)
+        return stored_int(raw[0]), stored_int(raw[1]), stored_int(raw[2])
 
     # receipts on their way to SQL
 
@@ -146,7 +147,8 @@ class GatewayStore:
         if not ids:
             return []
         bodies: Any = self._r.hmget(self._keys.gw("pending"), ids)
-        return [(str(i), json.loads(b)) for i, b in zip(ids, bodies, strict=True) if b is not None]
+        pending = [(str(i), stored_json(b)) for i, b in zip(ids, bodies, strict=True) if b is not None]
+        return [(i, p) for i, p in pending if isinstance(p, dict)]
 
     def ping(self) -> bool:
         try:
@@ -170,7 +172,10 @@ class GatewayStore:
         for i, name in enumerate(names):
             lat, outc, cool = raw[3 * i : 3 * i + 3]
             # cooldown: ms left (PTTL), so each process adds its own clock
-            out[name] = ProviderWindow([float(x) for x in lat], [int(x) for x in outc], max(0, int(cool)))
+            # read tolerantly: a list an older PAS (or a hand edit) filled must not fail every routing decision
+            out[name] = ProviderWindow(
+                [stored_float(x, lo=0) for x in lat], [1 if stored_int(x) == 1 else 0 for x in outc], max(0, int(cool))
+            )
         return out
 
     # idempotency (Idempotency-Key header)

@@ -10,6 +10,7 @@ import redis
 
 from models.keys import Keys, key_part
 from models.scripts import lua
+from models.stored import stored_int
 
 
 @dataclass
@@ -42,7 +43,7 @@ class GovernorStore:
         self,
         agent: str,
         run_id: str,
-        fields: dict[str, Any],
+        fields: dict[str, str | int | float | None],
         *,
         auto_summarize: bool,
         event: dict[str, Any],
@@ -53,7 +54,8 @@ class GovernorStore:
             args=[
                 *self._common(),
                 state_id(agent, run_id),
-                json.dumps(fields),
+                # Every value as text: Lua stores it as is (a Lua number would come back with 14 digits).
+                json.dumps({k: "" if v is None else str(v) for k, v in fields.items()}),
                 "1" if auto_summarize else "0",
                 json.dumps(event, separators=(",", ":")),
                 json.dumps(messages) if messages else "",
@@ -73,7 +75,7 @@ class GovernorStore:
                 json.dumps(event, separators=(",", ":")) if event else "",
             ]
         )
-        return raw[0] == "ok", int(raw[1]), int(raw[2]), [str(e) for e in raw[3:]]
+        return raw[0] == "ok", int(raw[1]), stored_int(raw[2]), [str(e) for e in raw[3:]]
 
     def get(self, agent: str, run_id: str) -> dict[str, str] | None:
         h: Any = self._r.hgetall(self._key(f"state:{state_id(agent, run_id)}"))

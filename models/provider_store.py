@@ -8,6 +8,7 @@ from typing import Any
 import redis
 
 from models.keys import Keys
+from models.stored import stored_int, stored_json
 
 
 class ProviderStore:
@@ -25,12 +26,13 @@ class ProviderStore:
 
     def get(self, name: str) -> dict[str, Any] | None:
         raw: Any = self._r.hget(self._keys.providers(), name)
-        return json.loads(raw) if raw else None
+        value = stored_json(raw)
+        return value if isinstance(value, dict) else None
 
     def all(self) -> dict[str, dict[str, Any]]:
         raw: Any = self._r.hgetall(self._keys.providers())
-        return {str(k): json.loads(v) for k, v in raw.items()}
+        return {str(k): v for k, v in ((k, stored_json(v)) for k, v in raw.items()) if isinstance(v, dict)}
 
     def version(self) -> int:
         value: Any = self._r.get(self._keys.providers_version())
-        return int(value) if value else 0
+        return stored_int(value)

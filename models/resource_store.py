@@ -10,6 +10,7 @@ import redis
 
 from models.keys import Keys, key_part
 from models.scripts import lua, redis_now_ms
+from models.stored import stored_int
 
 
 @dataclass
@@ -109,7 +110,7 @@ class ResourceStore:
         pipe.hgetall(self._keys.rm("capacity"))
         pipe.hgetall(self._keys.rm("allocated"))
         cap, alloc = pipe.execute()
-        return {k: int(v) for k, v in cap.items()}, {k: int(v) for k, v in alloc.items()}
+        return {k: stored_int(v) for k, v in cap.items()}, {k: stored_int(v) for k, v in alloc.items()}
 
     def now_ms(self) -> int:
         return redis_now_ms(self._r)
@@ -119,7 +120,7 @@ class ResourceStore:
 
     def held_ports(self) -> set[int]:
         held: Any = self._r.hkeys(self._keys.rm("ports"))
-        return {int(p) for p in held}
+        return {p for p in (stored_int(p) for p in held) if 1 <= p <= 65535}
 
     def reservation(self, reservation_id: str) -> dict[str, str] | None:
         h: Any = self._r.hgetall(self._keys.rm(f"reservation:{reservation_id}"))

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 # [(epoch second, its "YYYY-mm-ddTHH:MM:SS." prefix)]: the pair is replaced whole, so threads never mix two
 _last_second: list[tuple[int, str]] = [(-1, "")]
+# What datetime can print (years 1..9999): a stored time past it (an older PAS's '1e+18') prints as the bound.
+MIN_MS, MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 
 
 def iso(ms: int) -> str:
     """ISO 8601 UTC with Z, millisecond precision."""
+    if not MIN_MS <= ms <= MAX_MS:
+        ms = min(max(ms, MIN_MS), MAX_MS)
     second, rest = divmod(ms, 1000)
     cached = _last_second[0]
     if cached[0] == second:
@@ -21,7 +26,8 @@ def iso(ms: int) -> str:
 def parse_client_ts(value: str | float) -> int | None:
     """A client timestamp (ISO 8601 or epoch seconds) in ms; None when unreadable. Display only."""
     if isinstance(value, int | float):
-        return int(value * 1000)
+        ms = value * 1000
+        return int(ms) if isinstance(ms, int) or math.isfinite(ms) else None
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -18,7 +18,7 @@ if ARGV[6] ~= '' and ARGV[6] ~= epoch then return reply('stale_epoch', epoch) en
 local f = redis.call('HMGET', h, 'state', 'status', 'interval_ms', 'ttl_ms')
 for i = 8, #ARGV, 2 do redis.call('HSET', h, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', h, 'last_hb_ms', NOW_S, 'missed', 0, 'state', 'up', 'status', ARGV[5], 'suspect', '0')
-redis.call('ZADD', K_DEAD, NOW + (num(f[3]) or 1000), qid)
+redis.call('ZADD', K_DEAD, NOW + (num(f[3]) or 60000), qid)
 redis.call('SREM', K_SILENT, qid)
 redis.call('SET', K_ALIVE .. qid, epoch, 'PX', math.max(1, math.floor(num(f[4]) or 1000)))
 -- Pause All (or this agent's pause) from the HMI: the agent learns it from its heartbeat response.

@@ -111,8 +111,8 @@ local function advance(qid, allow_dereg)
     redis.call('SREM', K_SILENT, qid)
     return false
   end
-  local last, interval, level = num(f[1]) or 0, num(f[2]) or 1000, num(f[3]) or 0
-  if interval < 1 then interval = 1000 end
+  local last, interval, level = num(f[1]) or 0, num(f[2]) or 60000, num(f[3]) or 0
+  if interval < 1 then interval = 60000 end
   local from = math.max(last, grace_from())
   local missed = math.floor((NOW - from) / interval)
   while level < missed and level < 3 do

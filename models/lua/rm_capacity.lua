@@ -6,7 +6,7 @@ if ARGV[6] == '1' then
   redis.call('HSET', K_CAP, name, new)
   return {'ok', '', NOW_S}
 end
-local used = tonumber(redis.call('HGET', K_ALLOC, name) or '0')
+local used = stored_count(redis.call('HGET', K_ALLOC, name)) or 0  -- unreadable: nothing to stay above
 if new < used then return {'conflict', tostring(used), NOW_S} end
 redis.call('HSET', K_CAP, name, new)
 return {'ok', old or '0', NOW_S}

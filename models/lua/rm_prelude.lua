@@ -11,6 +11,13 @@ local function res_key(rid) return K_RM .. 'reservation:' .. rid end
 local function status_key(s) return K_RM .. 'status:' .. s end
 local function holder_key(q) return K_RM .. 'by_holder:' .. q end
 
+-- A stored count (HGET's reply): 0 when absent, nil when it is not an integer (an older PAS, a hand edit).
+local function stored_count(v)
+  if not v then return 0 end
+  if not string.match(v, '^-?%d+$') or #v > 16 then return nil end
+  return tonumber(v)
+end
+
 -- Ends an active reservation once (compare-and-set on its status); returns its event base (what it held),
 -- or false if it was not active.
 local function finish(rid, new_status, reason)

@@ -13,8 +13,10 @@ local amounts = cjson.decode(ARGV[12])
 for i = 14, #ARGV do
   local name = ARGV[i]
   local amt = amounts[name]
-  local cap = tonumber(redis.call('HGET', K_CAP, name) or '0')
-  local used = tonumber(redis.call('HGET', K_ALLOC, name) or '0')
+  local cap = stored_count(redis.call('HGET', K_CAP, name))
+  local used = stored_count(redis.call('HGET', K_ALLOC, name))
+  -- unreadable: refused before anything is written (HINCRBY would fail halfway through)
+  if cap == nil or used == nil then return deny(name, amt, 0) end
   if used + amt > cap then return deny(name, amt, cap - used) end
 end
 local ports = cjson.decode(ARGV[11])
@@ -24,7 +26,8 @@ for _, port in ipairs(ports) do
 end
 local role, limit = ARGV[5], tonumber(ARGV[6])
 if role ~= '' and limit >= 0 then
-  local active = tonumber(redis.call('HGET', K_ROLES, role) or '0')
+  local active = stored_count(redis.call('HGET', K_ROLES, role))
+  if active == nil then return deny('role:' .. role, 1, 0) end
   if active + 1 > limit then return deny('role:' .. role, active + 1, limit - active) end
 end
 -- granted: everything at once

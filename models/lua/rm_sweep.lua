@@ -10,7 +10,7 @@ for _, q in ipairs(redis.call('SMEMBERS', K_HOLDERS)) do
   local gone = not f[1]
   local reason = gone and 'holder_deregistered' or nil
   if not gone then
-    local interval = num(f[2]) or 1000
+    local interval = num(f[2]) or 60000
     local from = math.max(num(f[1]) or 0, grace_from())
     if (f[3] == 'down' or (NOW - from) >= 2 * interval) and not hold_until(interval) then reason = 'holder_down' end
   end

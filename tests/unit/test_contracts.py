@@ -8,6 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
+from contracts.common import Request
 from contracts.export import DIR, SCHEMAS, export
 
 GOOD: dict[str, dict] = {
@@ -106,3 +107,106 @@ def test_bad_examples_fail_model_and_schema(name: str, body: dict, why: str) -> 
 def test_query_models_ignore_unknown_parameters() -> None:
     query = SCHEMAS["service_discovery_query"].model_validate({"type": "model", "utm_source": "x"})
     assert query.model_dump(exclude_none=True) == {"type": "model"}
+
+
+def request_models() -> list[type[BaseModel]]:
+    """Every model a client's body or query string is parsed into."""
+    import importlib
+    import pkgutil
+
+    import contracts
+    from contracts.common import Query
+
+    found: dict[str, type[BaseModel]] = {}
+    for info in pkgutil.iter_modules(contracts.__path__):
+        module = importlib.import_module(f"contracts.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, Request | Query) and obj not in (Request, Query):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return [found[k] for k in sorted(found)]
+
+
+def _numbers(node: object, path: str = "") -> list[tuple[str, dict]]:
+    """The int and float nodes of a pydantic core schema, with where they were found."""
+    out: list[tuple[str, dict]] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("int", "float"):
+            out.append((path, node))
+        for k, v in node.items():
+            out += _numbers(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _numbers(v, f"{path}[{i}]")
+    return out
+
+
+@pytest.mark.parametrize("model", request_models(), ids=lambda m: m.__qualname__)
+def test_every_number_a_client_sends_fits_its_storage_exactly(model: type[BaseModel]) -> None:
+    """Integers within ±(2^53 - 1) (Lua doubles, SQL BIGINT, JSON readers), floats finite: one rule, everywhere."""
+    from contracts.common import MAX_SAFE_INT
+
+    for where, node in _numbers(model.__pydantic_core_schema__):
+        if node["type"] == "float":
+            assert node.get("allow_inf_nan") is False, f"{model.__qualname__}{where}: inf/nan allowed"
+            continue
+        upper = node.get("le", node.get("lt"))
+        lower = node.get("ge", node.get("gt"))
+        assert upper is not None and upper <= MAX_SAFE_INT, f"{model.__qualname__}{where}: no safe upper bound"
+        assert lower is not None and lower >= -MAX_SAFE_INT, f"{model.__qualname__}{where}: no safe lower bound"
+
+
+ID_FIELDS = {"service_id", "agent", "run_id", "job_id", "reservation_id", "request_id", "parent_job_id"}
+
+
+def _has_pattern(prop: dict) -> bool:
+    return "pattern" in prop or any(_has_pattern(p) for p in prop.get("anyOf", []))
+
+
+@pytest.mark.parametrize("model", [m for m in request_models() if issubclass(m, Request)], ids=lambda m: m.__qualname__)
+def test_every_id_a_client_stores_has_a_documented_pattern(model: type[BaseModel]) -> None:
+    props = model.model_json_schema()["properties"]
+    for name in ID_FIELDS & set(props):
+        assert _has_pattern(props[name]), f"{model.__qualname__}.{name} has no pattern"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "llm_tinyllama_1b",
+        "agent-123",
+        "6f1c2a5e-9b7d-4c1e-8f00-0a1b2c3d4e5f",
+        "run/../1",
+        "a:b*{c}",
+        "<script>alert(1)</script>",
+        "🤖 agent",
+        "名前",
+    ],
+)
+def test_ids_the_clients_use_are_accepted(value: str) -> None:
+    from contracts.registry import HeartbeatRequest, RegisterRequest
+    from contracts.token_governor import TrackRequest
+
+    HeartbeatRequest.model_validate_json(json.dumps({"service_id": value}))
+    RegisterRequest.model_validate_json(json.dumps({**GOOD["service_registration"], "service_id": value,
+                                                    "name": value[:100]}))  # fmt: skip
+    TrackRequest.model_validate_json(json.dumps({"agent": value, "run_id": value, "ctx_used": 1, "ctx_limit": 2}))
+    assert schema("service_heartbeat").is_valid({"service_id": value})
+
+
+@pytest.mark.parametrize("value", ["a\u0000b", "evil\u202egpj.exe", "\u2066x", "tab\there", "new\nline", "\x7f",
+                                   "\u0085", ""])  # fmt: skip
+def test_ids_with_control_or_bidi_characters_are_refused(value: str) -> None:
+    from contracts.registry import HeartbeatRequest, RegisterRequest
+    from contracts.token_governor import TrackRequest
+
+    cases: list[tuple[type[BaseModel], dict, str]] = [
+        (HeartbeatRequest, {"service_id": value}, "service_id"),
+        (RegisterRequest, {**GOOD["service_registration"], "name": value}, "name"),
+        (TrackRequest, {"agent": value, "ctx_used": 1, "ctx_limit": 2}, "agent"),
+        (TrackRequest, {"agent": "a", "run_id": value, "ctx_used": 1, "ctx_limit": 2}, "run_id"),
+    ]
+    for model, body, field in cases:
+        with pytest.raises(ValidationError) as err:
+            model.model_validate_json(json.dumps(body))
+        assert err.value.errors()[0]["loc"][0] == field
+    assert not schema("service_heartbeat").is_valid({"service_id": value})

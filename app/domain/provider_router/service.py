@@ -34,6 +34,7 @@ from contracts.provider_router import (
 from contracts.registry import ServiceRecord
 from models.gateway_store import GatewayStore
 from models.provider_store import ProviderStore
+from models.stored import stored_float, stored_int
 
 log = logging.getLogger("pas.provider_router")
 
@@ -142,14 +143,17 @@ class ProviderRouter:
         for p in self._matrix.providers:
             entries[p.name] = _Entry(p, Live(), self._started_ms, self._started_ms, None, None)
         for name, rec in self._store.all().items():
+            if not isinstance(rec, dict) or not isinstance(rec.get("model"), str) or "endpoint" not in rec:
+                log.warning("unreadable_provider_record", extra={"provider": name})
+                continue  # not a record PAS wrote (an older version, a hand edit): never fails every read
             entries[name] = _Entry(
                 Provider(
                     name=name,
                     model=rec["model"],
-                    context_window=int(rec["context_window"]),
-                    cost_in=float(rec["cost_per_input_token"]),
-                    cost_out=float(rec["cost_per_output_token"]),
-                    endpoint=rec["endpoint"],
+                    context_window=stored_int(rec.get("context_window"), 8192, lo=1),
+                    cost_in=stored_float(rec.get("cost_per_input_token"), lo=0, hi=1),
+                    cost_out=stored_float(rec.get("cost_per_output_token"), lo=0, hi=1),
+                    endpoint=str(rec["endpoint"]),
                     capabilities=frozenset(rec.get("capabilities") or []),
                     features=frozenset(rec.get("features") or []),
                     tier=rec.get("tier"),
@@ -160,8 +164,8 @@ class ProviderRouter:
                     api_key_env=rec.get("api_key_env"),
                 ),
                 Live(),
-                int(rec["created_ms"]),
-                int(rec["updated_ms"]),
+                stored_int(rec.get("created_ms"), self._started_ms),
+                stored_int(rec.get("updated_ms"), self._started_ms),
                 rec.get("slo"),
                 rec.get("metadata"),
             )
@@ -177,7 +181,8 @@ class ProviderRouter:
                 Provider(
                     name=r.name,
                     model=str(labels.get("model") or r.name),
-                    context_window=int(r.ctx_limit or labels.get("context_window") or 8192),
+                    # labels are free-form: a context_window there may be anything
+                    context_window=r.ctx_limit or stored_int(labels.get("context_window"), 8192, lo=1),
                     cost_in=(r.cost_hint_usd_per_1k or 0.0) / 1000,
                     cost_out=(r.cost_hint_usd_per_1k or 0.0) / 1000,
                     endpoint=r.url.rstrip("/"),

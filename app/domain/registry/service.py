@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import ValidationError
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.events import log_transitions
@@ -23,19 +25,30 @@ from contracts.registry import (
     RegisterResponse,
     RegistryHealth,
     ServiceRecord,
+    ServiceStatus,
 )
 from models.registry_store import RegistryStore, Snapshot
+from models.stored import MAX_SAFE_INT, stored_float, stored_int, stored_json, stored_number
 
 log = logging.getLogger("pas.registry")
 
 METRICS = ("p95_ms", "queue_depth", "load", "message", "progress")
 _RECORD_FIELDS = frozenset(ServiceRecord.model_fields)
+_STATUSES = frozenset(get_args(ServiceStatus))
 HEALTHY = {"ok", "running", "queued", "waiting_approval", "done", "paused"}
 DEGRADED = {"degraded", "error", "blocked"}
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def _metric(name: str, raw: object) -> Any:
+    """A stored metric (JSON text) read back; anything else an older PAS left there reads as null."""
+    if name == "message":
+        value = stored_json(raw)
+        return value if isinstance(value, str) else None
+    return stored_number(raw, integer=name == "queue_depth", hi=100 if name == "progress" else MAX_SAFE_INT)
 
 
 class Registry:
@@ -159,7 +172,7 @@ class Registry:
         for h in snapshot.services:
             record = self._record(h, snapshot)
             if record is not None:
-                rows.append(((record.name, -int(h["registered_ms"]), record.service_id), record))
+                rows.append(((record.name, -stored_int(h.get("registered_ms")), record.service_id), record))
         rows.sort(key=lambda row: row[0])
         return [record for _key, record in rows]
 
@@ -182,12 +195,14 @@ class Registry:
         return RegistryHealth(registered=len(records), healthy=sum(r.status == "ok" for r in records))
 
     def _record(self, h: dict[str, str], snap: Snapshot) -> ServiceRecord | None:
+        # Numbers read tolerantly (models/stored.py): a hash an older PAS wrote never turns a read into a 500.
+        last_hb_ms = stored_int(h.get("last_hb_ms"))
         live = liveness(
             now_ms=snap.now_ms,
-            last_hb_ms=int(h["last_hb_ms"]),
-            interval_ms=int(h["interval_ms"]),
-            acted_level=int(h["missed"]),
-            state=h["state"],
+            last_hb_ms=last_hb_ms,
+            interval_ms=stored_int(h.get("interval_ms"), 60_000, lo=1),
+            acted_level=stored_int(h.get("missed"), hi=3),
+            state=h.get("state", "up"),
             preservation_since_ms=snap.preservation_since_ms,
             preservation_cap_ms=self._cap_ms,
             preservation_cleared_ms=snap.preservation_cleared_ms,
@@ -195,24 +210,35 @@ class Registry:
         )
         if live.gone:
             return None
-        reg = json.loads(h["reg"])
-        client_ts = json.loads(h.get("client_ts") or "null")
+        reg = stored_json(h.get("reg"))
+        if not isinstance(reg, dict) or "id" not in h:
+            log.warning("unreadable_service_record", extra={"service_id": h.get("id")})
+            return None
+        client_ts = stored_json(h.get("client_ts"))
+        if not isinstance(client_ts, str | int | float) or isinstance(client_ts, bool):
+            client_ts = None
+        elif not isinstance(client_ts, str):
+            client_ts = stored_float(client_ts, lo=-MAX_SAFE_INT / 1000, hi=MAX_SAFE_INT / 1000)  # epoch seconds
         client_ms = parse_client_ts(client_ts) if client_ts is not None else None
         fields = {
             "service_id": h["id"],
             **reg,
-            "status": "down" if live.down else h["status"],
-            "last_heartbeat_ts": iso(int(h["last_hb_ms"])),
-            "registered_at": iso(int(h["registered_ms"])),
-            **{m: json.loads(h.get(m) or "null") for m in METRICS},
+            "status": "down" if live.down else h.get("status"),
+            "last_heartbeat_ts": iso(last_hb_ms),
+            "registered_at": iso(stored_int(h.get("registered_ms"))),
+            **{m: _metric(m, h.get(m)) for m in METRICS},
             "missed_beats": live.missed,
-            "epoch": int(h["epoch"]),
+            "epoch": stored_int(h.get("epoch")),
             "suspect": live.held,
             "client_ts": client_ts,
-            "clock_skew_ms": client_ms - int(h["last_hb_ms"]) if client_ms is not None else None,
+            "clock_skew_ms": client_ms - last_hb_ms if client_ms is not None else None,
         }
         # Every value was validated on its way in (registration, heartbeat): reads at swarm scale skip a second
         # validation. A record missing a field (written by an older PAS) still goes through the full check.
-        if fields.keys() >= _RECORD_FIELDS:
+        if fields.keys() >= _RECORD_FIELDS and fields["status"] in _STATUSES:
             return ServiceRecord.model_construct(**fields)
-        return ServiceRecord(**fields)
+        try:
+            return ServiceRecord(**fields)
+        except ValidationError:
+            log.warning("unreadable_service_record", extra={"service_id": h["id"]})
+            return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import uuid
 from collections.abc import Callable
+
+from pydantic import ValidationError
 
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.events import log_transitions
@@ -29,6 +30,7 @@ from contracts.resource_manager import (
     ResourceRequest,
 )
 from models.resource_store import ResourceStore
+from models.stored import stored_int, stored_json
 
 log = logging.getLogger("pas.resource_manager")
 
@@ -239,14 +241,14 @@ class ResourceManager:
         outcome, old, now_ms = self._store.set_capacity(name, to_units(name, req.new_capacity), only_if_unset=False)
         if outcome == "conflict":
             raise Conflict(
-                f"{name} capacity {req.new_capacity} is below what is allocated ({from_units(name, int(old))})",
+                f"{name} capacity {req.new_capacity} is below what is allocated ({from_units(name, stored_int(old))})",
                 field="new_capacity",
-                allocated=from_units(name, int(old)),
+                allocated=from_units(name, stored_int(old)),
             )
         log.info("quota_updated", extra={"resource": name, "new_capacity": req.new_capacity})
         return QuotaUpdateResponse(
             resource_type=name,
-            old_capacity=from_units(name, int(old or 0)),
+            old_capacity=from_units(name, stored_int(old)),
             new_capacity=from_units(name, to_units(name, req.new_capacity)),
             ts=iso(now_ms),
         )
@@ -256,22 +258,25 @@ class ResourceManager:
 
     @staticmethod
     def _from_hash(h: dict[str, str]) -> Reservation | None:
-        base = json.loads(h.get("event_base") or "{}")
-        if not base:
+        base = stored_json(h.get("event_base"), {})
+        if not isinstance(base, dict) or not base:
             return None
-        resources = base["resources"]
-        return Reservation(
-            reservation_id=base["reservation_id"],
-            job_id=h["job_id"],
-            agent=h["agent"],
-            resources=Granted(**resources),
-            status=h["status"],
-            created_at=iso(int(h["created_ms"])),
-            released_at=iso(int(h["released_ms"])) if h.get("released_ms") else None,
-            service_id=h.get("service_id") or None,
-            role=h.get("role") or None,
-            reason=h.get("reason") or None,
-        )
+        try:
+            return Reservation(
+                reservation_id=base["reservation_id"],
+                job_id=h["job_id"],
+                agent=h["agent"],
+                resources=Granted(**base["resources"]),
+                status=h["status"],
+                created_at=iso(stored_int(h.get("created_ms"))),
+                released_at=iso(stored_int(h.get("released_ms"))) if h.get("released_ms") else None,
+                service_id=h.get("service_id") or None,
+                role=h.get("role") or None,
+                reason=h.get("reason") or None,
+            )
+        except (KeyError, TypeError, ValidationError):  # not a reservation PAS wrote: left out, never a 500
+            log.warning("unreadable_reservation", extra={"reservation_id": base.get("reservation_id")})
+            return None
 
     def active_count(self) -> int:
         return self._store.count("active")

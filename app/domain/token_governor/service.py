@@ -35,6 +35,7 @@ from contracts.token_governor import (
     TrackResponse,
 )
 from models.governor_store import GovernorStore
+from models.stored import stored_float, stored_int
 from models.summaries import SummaryRow
 from models.summary_store import SummaryStore
 
@@ -42,6 +43,7 @@ log = logging.getLogger("pas.token_governor")
 
 SAFE_RUN_ID = re.compile(r"[^A-Za-z0-9._-]")
 TRANSCRIPT_TAIL_BYTES = 256 * 1024
+ACTIONS = ("monitor_closely", "save_state_clear_resume")
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class TokenGovernor:
         messages = [m.model_dump_json() for m in req.messages] if req.messages else None
         if req.transcript_path is not None:
             messages = (messages or []) + self._transcript_messages(req.transcript_path)
-        fields = {
+        fields: dict[str, str | int | float | None] = {
             "agent": req.agent, "run_id": req.run_id, "ctx_used": req.ctx_used, "ctx_limit": req.ctx_limit,
             "target_ratio": target, "hard_max_ratio": hard_max, "status": status, "action": action or "",
         }  # fmt: skip
@@ -177,13 +179,18 @@ class TokenGovernor:
     # reads
 
     def _context(self, h: dict[str, str]) -> AgentContext:
-        used, limit = int(h["ctx_used"]), int(h["ctx_limit"])
+        # Tolerant: a hash may hold what an older PAS wrote ('1e+18', 'nan', …); clamped, never a 500.
+        used, limit = stored_int(h.get("ctx_used")), stored_int(h.get("ctx_limit"), 1, lo=1)
+        target = stored_float(h.get("target_ratio"), self._config.target_ratio, lo=0, hi=1)
+        hard_max = stored_float(h.get("hard_max_ratio"), self._config.hard_max_ratio, lo=0, hi=1)
+        status, action = h.get("status"), h.get("action") or None
+        if status not in ("ok", "warning", "breach") or action not in (None, *ACTIONS):
+            status, action = classify(used / limit, target, hard_max)
         return AgentContext(
-            agent=h["agent"], run_id=h["run_id"], ctx_used=used, ctx_limit=limit,
-            ctx_ratio=round(used / limit, 3), target_ratio=float(h["target_ratio"]),
-            hard_max_ratio=float(h["hard_max_ratio"]), status=h["status"],
-            action=h.get("action") or None,
-            last_updated=iso(int(h["last_updated_ms"])), breaches=int(h.get("breach_seq") or 0),
+            agent=h.get("agent", ""), run_id=h.get("run_id", ""), ctx_used=used, ctx_limit=limit,
+            ctx_ratio=round(used / limit, 3), target_ratio=target, hard_max_ratio=hard_max, status=status,
+            action=action, last_updated=iso(stored_int(h.get("last_updated_ms"))),
+            breaches=stored_int(h.get("breach_seq")),
         )  # fmt: skip
 
     def status(self, agent: str | None, run_id: str | None) -> list[AgentContext]:
@@ -226,7 +233,7 @@ class TokenGovernor:
         state = self._store.get(agent, run_id)
         if state is None:
             return None
-        if breach_seq is not None and int(state.get("summarized_for") or 0) >= breach_seq:
+        if breach_seq is not None and stored_int(state.get("summarized_for")) >= breach_seq:
             return None
         existing = self._summaries.by_request(request_id)
         if existing is not None:
@@ -237,12 +244,12 @@ class TokenGovernor:
             f"{m.get('role', '?')}: {message_text(m)}" for m in messages
         )  # fmt: skip
         body = extractive_summary(source) if source.strip() else "(no conversation was tracked for this run)"
-        ctx_before = int(state.get("ctx_used") or 0)
+        ctx_before, ctx_limit = stored_int(state.get("ctx_used")), stored_int(state.get("ctx_limit"), 1, lo=1)
         summary_id = uuid.uuid4().hex
         path = summary_file(self._config.docs_dir, run_id)
         text = (
             f"# Context summary — {agent} / {run_id}\n\n"
-            f"- summary_id: {summary_id}\n- trigger: {trigger}\n- ctx_before: {ctx_before} of {state['ctx_limit']}\n"
+            f"- summary_id: {summary_id}\n- trigger: {trigger}\n- ctx_before: {ctx_before} of {ctx_limit}\n"
             f"- method: extractive\n\n## Resume from here\n\n{body}\n"
         )
         path.write_text(text)
@@ -296,11 +303,13 @@ class TokenGovernor:
         again = 0
         now_ms = int(time.time() * 1000)
         for h in self._store.all():
-            seq = int(h.get("breach_seq") or 0)
-            if h.get("status") != "breach" or int(h.get("summarized_for") or 0) >= seq:
+            seq = stored_int(h.get("breach_seq"))
+            if h.get("status") != "breach" or stored_int(h.get("summarized_for")) >= seq:
                 continue
-            if now_ms - int(h["last_updated_ms"]) < self._config.lost_breach_after_s * 1000:
+            if now_ms - stored_int(h.get("last_updated_ms")) < self._config.lost_breach_after_s * 1000:
                 continue
+            if "agent" not in h or "run_id" not in h:
+                continue  # not a state PAS wrote
             self._enqueue(
                 h["agent"], h["run_id"], "hard_max_breach", seq, breach_request_id(h["agent"], h["run_id"], seq)
             )
