@@ -51,8 +51,8 @@ def web(redis_url: str, database_url: str, tmp_path_factory: pytest.TempPathFact
 
 
 def test_chunked_bodies_are_held_to_the_body_limit(web: Web) -> None:
-    reserve = {"job_id": "edge-job", "agent": "edge", "cpu": 0.1}
-    broadcast = {"event_type": "edge.test", "data": {"k": 1}}
+    reserve: dict[str, object] = {"job_id": "edge-job", "agent": "edge", "cpu": 0.1}
+    broadcast: dict[str, object] = {"event_type": "edge.test", "data": {"k": 1}}
     for port, path, body in [(6104, "/reserve", reserve), (6102, "/broadcast", broadcast)]:
         over = exchange(web.port(port), post_head(path, "Transfer-Encoding: chunked\r\n"),
                         chunked(padded(body, 3 * LIMIT)))  # fmt: skip
