@@ -94,7 +94,10 @@ def register_error_handlers(app: Flask) -> None:
             413: "payload_too_large",
             415: "unsupported_media_type",
         }.get(code, (exc.name or "error").lower().replace(" ", "_"))
-        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        # The exception's own headers (Allow on a 405, Retry-After …) but not its HTML Content-Type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        if code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return error_response(code, {"error": name, "detail": exc.description or exc.name}, headers)
 
     @app.errorhandler(Exception)

@@ -9,6 +9,7 @@ from app.errors import register_error_handlers
 from app.extensions import db, init_celery, init_redis, socketio
 from app.http_hooks import register_request_hooks
 from app.logging import configure_logging
+from app.request_body import RequestBodyGuard
 from app.wiring import build_services
 from config.celery import celery_config
 from config.settings import ROOT, Settings, get_settings
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
     register_request_hooks(app, settings)
     register_blueprints(app)
     app.wsgi_app = PortDispatch(app.wsgi_app, enabled=settings.pas_legacy_ports, offset=settings.pas_port_offset)  # type: ignore[method-assign]
+    # Outermost: Socket.IO's long-polling bodies are held to the same size and time.
+    app.wsgi_app = RequestBodyGuard(app.wsgi_app, settings.pas_max_body_bytes, settings.pas_body_timeout_s)  # type: ignore[method-assign]
     app.extensions["pas"] = build_services(app, settings)
     return app
 

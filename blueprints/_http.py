@@ -76,9 +76,15 @@ def doc(
 
 def parse(model: type[M]) -> M:
     """The JSON body as `model`; pydantic's errors become 400/422 in app/errors.py."""
-    if not request.is_json:
-        raise UnsupportedMediaType("Content-Type must be application/json")
+    require_json()
     return model.model_validate_json(request.get_data() or b"")
+
+
+def require_json() -> None:
+    """application/json alone is JSON (Flask's is_json also takes any +json type, e.g. application/vnd.evil+json).
+    Parameters are ignored: a JSON body is UTF-8 whatever its charset says (RFC 8259 §11)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json")
 
 
 def parse_optional(model: type[M]) -> M:

@@ -1,9 +1,10 @@
 """gunicorn settings, derived from Settings: one process binds the main port and every legacy port."""
 
-from app.gunicorn_tuning import coalesce_headers_with_body
+from app.gunicorn_tuning import coalesce_headers_with_body, json_error_pages
 from config.settings import get_settings
 
 coalesce_headers_with_body()  # in the master, before the workers fork
+json_error_pages()
 
 _settings = get_settings()
 

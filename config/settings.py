@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     pas_key_prefix: str = Field(default="pas", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     pas_api_token: SecretStr | None = None  # never printed
     pas_log_level: str = "INFO"
-    pas_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    pas_max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every body, chunked or not
+    # How long a request body may take to arrive, whole: a client that stalls or trickles gets a 408 and is cut off.
+    pas_body_timeout_s: float = Field(default=10.0, gt=0, le=600)
     # Per process: connections to Redis in the pool, and how long a request waits for a free one before 503.
     pas_redis_max_connections: int = Field(default=100, ge=2, le=10_000)
     pas_redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)

@@ -1,5 +1,5 @@
-"""Every body-taking route, walked from url_map: malformed JSON, a wrong Content-Type and an oversized body are
-clear 4xx JSON answers, never a 500 (RELIABILITY V1 to V3)."""
+"""Every body-taking route, walked from url_map: malformed JSON, a wrong Content-Type (any but application/json)
+and an oversized body are clear 4xx JSON answers, never a 500 (RELIABILITY V1 to V3)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 from flask import Flask
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Flask's is_json takes any "+json" type; PAS takes application/json alone (parameters such as charset aside).
+NOT_JSON = ["application/vnd.evil+json", "application/json-patch+json", "text/json", "application/jsonx"]
 
 
 def body_routes(app: Flask) -> list[tuple[str, str]]:
@@ -31,6 +33,9 @@ def test_malformed_wrong_type_and_oversized_bodies(app: Flask) -> None:
         assert malformed.status_code == 400 and code == "malformed_json", (method, path)
         wrong = c.open(path, method=method, data="a=1", content_type="application/x-www-form-urlencoded")
         assert wrong.status_code == 415 and wrong.is_json, (method, path, wrong.status_code)
+        for ctype in NOT_JSON:  # a JSON body under another media type is still not application/json
+            other = c.open(path, method=method, data='{"a": 1}', content_type=ctype)
+            assert other.status_code == 415 and other.is_json, (method, path, ctype, other.status_code)
         huge = c.open(path, method=method, data=big, content_type="application/json")
         assert huge.status_code == 413 and huge.is_json, (method, path)
         empty_object = c.open(path, method=method, json={"unexpected_field": 1})
