@@ -210,6 +210,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
             interrupted_grace_s=settings.pas_gateway_interrupted_grace_s,
         ),
         provider_headers=lambda p: _provider_auth(settings, p),
+        secrets=lambda: _secrets(settings, router),
     )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
@@ -222,6 +223,14 @@ def build_services(app: Flask, settings: Settings) -> Services:
 def _provider_auth(settings: Settings, provider: Provider) -> dict[str, str]:
     key = settings.provider_key(provider.api_key_env) if provider.api_key_env else None
     return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _secrets(settings: Settings, router: ProviderRouter) -> list[str]:
+    """Every secret an upstream could quote back: each provider's key (by its api_key_env) and PAS_API_TOKEN."""
+    found = [settings.provider_key(name) for name in router.key_env_names()]
+    if settings.pas_api_token is not None:
+        found.append(settings.pas_api_token.get_secret_value())
+    return [s for s in found if s]
 
 
 def services() -> Services:

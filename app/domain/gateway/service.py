@@ -8,21 +8,30 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app.domain.errors import BudgetExceeded, Conflict, InvalidInput, NoProvider, UpstreamError, UpstreamTimeout
+from app.domain.errors import (
+    BudgetExceeded,
+    Conflict,
+    InvalidInput,
+    LoopDetected,
+    NoProvider,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from app.domain.gateway.receipt_log import ReceiptLog
+from app.domain.gateway.upstream import HOPS_HEADER, MAX_HOPS, ScrubbedStream, ScrubbingClient
 from app.domain.ids import new_id
 from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
 from app.domain.provider_router.service import ProviderRouter, candidate
 from app.domain.timefmt import iso, iso_ms
 from app.domain.token_governor.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, message_text
-from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure, UpstreamStream
+from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure
 from contracts.gateway import (
     BudgetSetRequest,
     BudgetSetResponse,
@@ -56,6 +65,7 @@ class GatewayConfig:
     window: int = 200
     interrupted_grace_s: float = 30.0
     idempotency_ttl_s: int = 86_400
+    max_hops: int = MAX_HOPS  # an inbound call that passed this many PAS gateways already is a loop
 
 
 @dataclass
@@ -65,6 +75,7 @@ class CallMeta:
     agent: str
     timeout_s: float | None = None
     metadata: dict[str, Any] | None = None
+    hops: int = 0  # PAS gateways this call already passed through (X-PAS-Hops)
 
 
 @dataclass
@@ -130,11 +141,12 @@ class Gateway:
         config: GatewayConfig,
         provider_headers: Callable[[Provider], dict[str, str]] = lambda p: {},
         sleep: Callable[[float], None] = time.sleep,
+        secrets: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.router = router
         self._store = store
         self._receipts = receipts
-        self._client = client
+        self._client = ScrubbingClient(client, secrets)  # every upstream byte comes in through the scrubber
         self._emit = emit
         self.config = config
         self._log = ReceiptLog(config.costs_dir)
@@ -148,6 +160,12 @@ class Gateway:
     # --- the call -----------------------------------------------------------------------------------------
 
     def _start(self, ask: Ask, meta: CallMeta) -> _Call:
+        if meta.hops >= self.config.max_hops:
+            log.warning("gateway_loop_refused", extra={"request_id": meta.request_id, "hops": meta.hops})
+            raise LoopDetected(
+                f"this call already passed through {meta.hops} PAS gateways ({HOPS_HEADER}): an upstream leads "
+                "back to PAS", field=HOPS_HEADER, hops=meta.hops,
+            )  # fmt: skip
         t0 = time.perf_counter()
         decision = self.router.decide(ask)
         return _Call(meta, new_id(), t0, decision, (time.perf_counter() - t0) * 1000)
@@ -194,6 +212,8 @@ class Gateway:
         receipt = self._close(call, provider, status, error=message)
         if timed_out:
             raise UpstreamTimeout(message, status="timeout", receipt_id=receipt["receipt_id"])
+        if failure is not None and failure.status == 508:  # a PAS further down refused a loop: say so, no retry
+            raise LoopDetected(message, status="error", receipt_id=receipt["receipt_id"])
         exc = UpstreamError(message, status="error", receipt_id=receipt["receipt_id"])
         if failure is not None and failure.status in CLIENT_ERRORS:
             exc.upstream = (failure.status, failure.body)  # the OpenAI surface passes the client's error through
@@ -211,12 +231,12 @@ class Gateway:
             if isinstance(opened, UpstreamFailure):
                 failure = opened
                 continue
-            assert isinstance(opened, UpstreamStream)
+            assert isinstance(opened, ScrubbedStream)
             return self._relay(call, scored, opened, payload)
         self._fail(call, failure)
         raise AssertionError("unreachable")
 
-    def _relay(self, call: _Call, scored: Scored, upstream: UpstreamStream, payload: dict[str, Any]) -> Iterator[bytes]:
+    def _relay(self, call: _Call, scored: Scored, upstream: ScrubbedStream, payload: dict[str, Any]) -> Iterator[bytes]:
         first = call.decision.ranked[0].provider.name
         fallback_from = first if scored.provider.name != first else None
         sse = _SseTally()
@@ -279,7 +299,7 @@ class Gateway:
             p = scored.provider
             body = json.dumps({**payload, "model": p.model}, separators=(",", ":")).encode()
             url = p.endpoint + "/chat/completions"
-            headers = self._headers(p)
+            headers = {**self._headers(p), HOPS_HEADER: str(call.meta.hops + 1)}
             for attempt in range(1 + self.config.retries):
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
@@ -289,7 +309,7 @@ class Gateway:
                     if stream:
                         result: object = self._client.stream(url, body, remaining, headers)
                     else:
-                        result = self._client.chat(url, body, remaining, headers).body
+                        result = self._client.chat(url, body, remaining, headers)
                 except UpstreamFailure as failure:
                     ms = (time.perf_counter() - t) * 1000
                     call.records.append(AttemptRecord(p.name, False, ms))

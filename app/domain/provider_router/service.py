@@ -114,6 +114,7 @@ class ProviderRouter:
         self._pairs: list[tuple[Provider, Live]] = []
         self._models: frozenset[str] = frozenset()
         self._caps: frozenset[str] = frozenset()
+        self._key_envs: frozenset[str] = frozenset()
         self._refreshed = 0.0
         self._lock = threading.Lock()
 
@@ -213,6 +214,7 @@ class ProviderRouter:
         self._pairs = [(e.provider, e.live) for e in ordered]
         self._models = frozenset(e.provider.model for e in ordered)
         self._caps = frozenset(c for e in ordered for c in e.provider.capabilities)
+        self._key_envs = frozenset(e.provider.api_key_env for e in ordered if e.provider.api_key_env)
         self._refreshed = time.monotonic()
 
     def mark_cooldown(self, name: str, cooldown_ms: int) -> None:
@@ -241,6 +243,11 @@ class ProviderRouter:
         if name in self._models:
             return "model"
         return "capability" if name in self._caps else None
+
+    def key_env_names(self) -> frozenset[str]:
+        """Every environment variable a provider's key comes from (the gateway scrubs those keys)."""
+        self._fresh()
+        return self._key_envs
 
     def models(self) -> list[Provider]:
         self._fresh()
