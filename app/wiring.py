@@ -26,6 +26,7 @@ from app.domain.resource_manager.service import ResourceManager
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
 from app.providers.openai_compat import OpenAICompatClient
+from config.ports import SERVICES
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
 from contracts.registry import DiscoverQuery
@@ -180,6 +181,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         hmi.alert_exists,
     )
     gateway_store = GatewayStore(client, keys, settings.pas_events_maxlen)
+    model_ports = {s.port + settings.pas_port_offset for s in SERVICES if s.slug.startswith(("models/", "adapters/"))}
     router = ProviderRouter(
         ProviderStore(client, keys),
         gateway_store,
@@ -188,7 +190,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
         RouterConfig(
             refresh_s=settings.pas_router_refresh_s,
             own_host=settings.pas_host,
-            own_ports=frozenset(settings.bind_ports()),
+            own_ports=frozenset(p for p in settings.bind_ports() if p in model_ports),
+            pas_ports=frozenset(p for p in settings.bind_ports() if p not in model_ports),
             allowlist=settings.upstream_allowlist,
         ),
         events.now_ms(),

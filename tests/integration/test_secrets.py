@@ -94,6 +94,7 @@ def _leaks(text: str, secret: str, window: int = 16) -> list[str]:
 
 def test_an_upstream_echoing_the_key_leaks_it_nowhere(
     make_settings,
+    tmp_path: Path,
     upstreams: list[Upstream],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -105,8 +106,9 @@ def test_an_upstream_echoing_the_key_leaks_it_nowhere(
     monkeypatch.setenv("PAS_PROVIDER_KEY_ECHO", provider_key)
     up = upstreams[2]
     run = f"echo-run-{h[:6]}"
+    # its own artifacts: the event archive's files are per day, shared by every app of the run
     settings = make_settings(pas_api_token=api_token, pas_log_level="DEBUG", pas_gateway_trip_after=100,
-                             pas_upstream_allowlist=f"127.0.0.1:{up.port}")  # fmt: skip
+                             pas_upstream_allowlist=f"127.0.0.1:{up.port}", pas_artifacts_dir=tmp_path)  # fmt: skip
     app = create_app(settings, serve_socketio=False)
     create_tables(app)
     c = app.test_client()
