@@ -14,6 +14,7 @@ from app.domain.errors import (
     BudgetExceeded,
     Conflict,
     InvalidInput,
+    LoopDetected,
     NotFound,
     NotImplementedYet,
     PasError,
@@ -33,6 +34,7 @@ STATUS: dict[type[PasError], int] = {
     StoreUnavailable: 503,
     UpstreamError: 502,
     UpstreamTimeout: 504,
+    LoopDetected: 508,
 }
 
 

@@ -26,6 +26,7 @@ from app.domain.resource_manager.service import ResourceManager
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
 from app.providers.openai_compat import OpenAICompatClient
+from config.ports import SERVICES
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
 from contracts.registry import DiscoverQuery
@@ -181,6 +182,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         hmi.alert_exists,
     )
     gateway_store = GatewayStore(client, keys, settings.pas_events_maxlen)
+    model_ports = {s.port + settings.pas_port_offset for s in SERVICES if s.slug.startswith(("models/", "adapters/"))}
     router = ProviderRouter(
         ProviderStore(client, keys),
         gateway_store,
@@ -189,7 +191,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
         RouterConfig(
             refresh_s=settings.pas_router_refresh_s,
             own_host=settings.pas_host,
-            own_ports=frozenset(settings.bind_ports()),
+            own_ports=frozenset(p for p in settings.bind_ports() if p in model_ports),
+            pas_ports=frozenset(p for p in settings.bind_ports() if p not in model_ports),
             allowlist=settings.upstream_allowlist,
         ),
         events.now_ms(),
@@ -211,6 +214,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
             interrupted_grace_s=settings.pas_gateway_interrupted_grace_s,
         ),
         provider_headers=lambda p: _provider_auth(settings, p),
+        secrets=lambda: _secrets(settings, router),
     )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
@@ -223,6 +227,14 @@ def build_services(app: Flask, settings: Settings) -> Services:
 def _provider_auth(settings: Settings, provider: Provider) -> dict[str, str]:
     key = settings.provider_key(provider.api_key_env) if provider.api_key_env else None
     return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _secrets(settings: Settings, router: ProviderRouter) -> list[str]:
+    """Every secret an upstream could quote back: each provider's key (by its api_key_env) and PAS_API_TOKEN."""
+    found = [settings.provider_key(name) for name in router.key_env_names()]
+    if settings.pas_api_token is not None:
+        found.append(settings.pas_api_token.get_secret_value())
+    return [s for s in found if s]
 
 
 def services() -> Services:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from app.domain.gateway import requests as gateway_requests
+from app.domain.gateway.upstream import HOPS_HEADER, parse_hops
 from blueprints._http import doc, parse, parse_query, respond, svc
 from contracts.common import ErrorBody
 from contracts.gateway import (
@@ -24,7 +25,12 @@ from contracts.gateway import (
 
 bp = Blueprint("gateway", __name__, url_prefix="/api/gateway")
 TAGS = ("gateway",)
-CALL_ERRORS: dict[int, type[ErrorBody] | None] = {404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody}
+CALL_ERRORS: dict[int, type[ErrorBody] | None] = {404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody,
+                                                  508: ErrorBody}  # fmt: skip
+
+
+def _hops() -> int:
+    return parse_hops(request.headers.get(HOPS_HEADER))
 
 
 @bp.post("/route")
@@ -32,14 +38,14 @@ CALL_ERRORS: dict[int, type[ErrorBody] | None] = {404: ErrorBody, 429: ErrorBody
 def route() -> Response:
     """Resolve by requirements and policy, call the upstream (retries, fallback), answer with its response and
     the cost. No payload = a dry run."""
-    return respond(gateway_requests.route(svc().gateway, parse(RouteRequest)))
+    return respond(gateway_requests.route(svc().gateway, parse(RouteRequest), _hops()))
 
 
 @bp.post("/invoke")
 @doc(json=InvokeRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS, mutating=True)
 def invoke() -> Response:
     """Invoke a model by target (name, or required capabilities) under a policy."""
-    return respond(gateway_requests.invoke(svc().gateway, parse(InvokeRequest)))
+    return respond(gateway_requests.invoke(svc().gateway, parse(InvokeRequest), _hops()))
 
 
 @bp.get("/metrics")

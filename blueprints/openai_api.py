@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from app.domain.errors import PasError
 from app.domain.gateway import requests as gateway_requests
 from app.domain.gateway.service import CallMeta, estimate_prompt_tokens
+from app.domain.gateway.upstream import HOPS_HEADER, parse_hops
 from app.errors import status_for, validation_body
 from blueprints._http import doc, parse, respond, svc
 from contracts.common import ErrorBody
@@ -45,11 +46,12 @@ def _pas(exc: PasError) -> Response:
 
 
 @bp.post("/chat/completions")
-@doc(json=ChatCompletionRequest, resp={200: None, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody},
-     tags=TAGS, mutating=True)  # fmt: skip
+@doc(json=ChatCompletionRequest, resp={200: None, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody,
+                                       508: ErrorBody}, tags=TAGS, mutating=True)  # fmt: skip
 def chat_completions() -> Response:
     """OpenAI chat completions, routed, retried and receipted; `stream: true` answers server-sent events."""
     req = parse(ChatCompletionRequest)
+    hops = parse_hops(request.headers.get(HOPS_HEADER))  # an inbound call from another PAS (or this one)
     gw = svc().gateway
     payload = req.model_dump(exclude_unset=True)
     ask = gateway_requests.chat_ask(req.model, estimate_prompt_tokens(payload), gw.router)
@@ -57,6 +59,7 @@ def chat_completions() -> Response:
         request_id=g.get("request_id") or uuid.uuid4().hex,
         run_id=request.headers.get("X-PAS-Run-Id"),
         agent=request.headers.get("X-PAS-Agent") or req.user or "openai-client",
+        hops=hops,
     )
     if req.stream:
         chunks = gw.stream(ask, payload, meta)

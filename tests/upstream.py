@@ -1,5 +1,6 @@
 """A real OpenAI-compatible upstream on 127.0.0.1 for the gateway tests, scripted per test: each request takes
-the next step of `script` (then `default`): ok, an HTTP error (with Retry-After), a delay, a stream that breaks."""
+the next step of `script` (then `default`): ok, an HTTP error (with Retry-After), a delay, a stream that breaks,
+an answer that echoes the Authorization header it received (as careless vendors do), or a forward to another URL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 
 @dataclass
@@ -20,6 +22,10 @@ class Step:
     usage: bool = True
     content: str = "hello from the mock"
     chunk_delay_s: float = 0.0  # streaming: a pause before each chunk (a slow model)
+    # Echo the Authorization header received: raw, URL-encoded and JSON-escaped in an error body (and a header),
+    # in the content of a 200, and in an SSE error event split across two writes.
+    echo_auth: bool = False
+    forward_to: str | None = None  # a proxy: POST the request body (and its X-PAS-* headers) there, relay the answer
 
 
 @dataclass
@@ -66,6 +72,24 @@ def _completion(model: str, step: Step, prompt_tokens: int) -> dict[str, Any]:
     return out
 
 
+def _echo(auth: str) -> str:
+    key = auth.removeprefix("Bearer ")
+    return f"Incorrect API key provided: {auth}. See https://vendor.example/v1/keys?key={quote(key, safe='')}"
+
+
+def _forward(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+    import urllib.error
+    import urllib.request
+
+    hdrs = {"Content-Type": "application/json", **{k: v for k, v in headers.items() if k.startswith("x-pas-")}}
+    req = urllib.request.Request(url, data=body, headers=hdrs, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read(), resp.headers.get("Content-Type", "application/json")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers.get("Content-Type", "application/json")
+
+
 def start_upstream() -> Upstream:
     holder: dict[str, Upstream] = {}
 
@@ -90,15 +114,34 @@ def start_upstream() -> Upstream:
         def do_POST(self) -> None:
             up = holder["u"]
             length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            step = up.next_step(body, {k.lower(): v for k, v in self.headers.items()})
+            raw = self.rfile.read(length)
+            body = json.loads(raw or b"{}")
+            received = {k.lower(): v for k, v in self.headers.items()}
+            step = up.next_step(body, received)
             if step.delay_s:
                 time.sleep(step.delay_s)
+            if step.forward_to is not None:
+                status, answer, ctype = _forward(step.forward_to, raw, received)
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                return
+            auth = received.get("authorization", "")
             if step.status != 200:
                 headers = {"Retry-After": step.retry_after} if step.retry_after else {}
-                err = {"error": {"message": f"mock error {step.status}", "type": "mock"}}
-                self._send(step.status, json.dumps(err).encode(), headers)
+                message = f"mock error {step.status}"
+                if step.echo_auth:
+                    message = _echo(auth)
+                    headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{auth}"'
+                err = json.dumps({"error": {"message": message, "type": "mock"}})
+                if step.echo_auth:  # once more, JSON-escaped the way some encoders write "/"
+                    err = err[:-2] + ', "received": ' + json.dumps(auth).replace("/", "\\/") + "}}"
+                self._send(step.status, err.encode(), headers)
                 return
+            if step.echo_auth:
+                step = Step(content=f"you sent {auth}", usage=step.usage, echo_auth=True)
             prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
             if not body.get("stream"):
                 self._send(200, json.dumps(_completion(body.get("model", "?"), step, prompt)).encode())
@@ -120,6 +163,13 @@ def start_upstream() -> Upstream:
                                                                   "finish_reason": None}]}  # fmt: skip
                 self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
                 self.wfile.flush()
+            if step.echo_auth:  # a vendor's mid-stream error event, torn across two writes
+                event = b"data: " + json.dumps({"error": {"message": _echo(auth)}}).encode() + b"\n\n"
+                cut = event.index(b"Bearer ") + 12
+                for part in (event[:cut], event[cut:]):
+                    self.wfile.write(part)
+                    self.wfile.flush()
+                    time.sleep(0.05)
             if step.usage and (body.get("stream_options") or {}).get("include_usage"):
                 usage = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "choices": [],
                          "model": body.get("model"),

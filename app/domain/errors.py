@@ -44,6 +44,10 @@ class UpstreamTimeout(UpstreamError):
     code = "timeout"
 
 
+class LoopDetected(UpstreamError):
+    code = "loop_detected"  # the call came back to PAS through its upstreams (X-PAS-Hops): 508
+
+
 class NotImplementedYet(PasError):
     code = "not_implemented"
 

@@ -7,9 +7,12 @@ import json
 import logging
 import uuid
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
+from sqlalchemy import text
 
+from app.extensions import db
 from app.factory import create_app, create_tables
 from tests.upstream import Step, Upstream
 
@@ -77,3 +80,82 @@ def test_canary_secrets_never_leak(
     assert "provider_registered" in blobs["log records"] + blobs["stdout/stderr"]  # the logs were captured
     leaks = [where for where, text in blobs.items() if api_token in text or provider_key in text]
     assert leaks == []
+
+
+def _forms(secret: str) -> list[str]:
+    """The secret as an upstream might echo it: raw, URL-encoded, JSON-escaped."""
+    return sorted({secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1].replace("/", "\\/")})
+
+
+def _leaks(text: str, secret: str, window: int = 16) -> list[str]:
+    """Every 16-character run of any form of the secret found in text (a long prefix leaks as much as the key)."""
+    return [f[i : i + window] for f in _forms(secret) for i in range(len(f) - window + 1) if f[i : i + window] in text]
+
+
+def test_an_upstream_echoing_the_key_leaks_it_nowhere(
+    make_settings,
+    tmp_path: Path,
+    upstreams: list[Upstream],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    h = uuid.uuid4().hex
+    api_token = f"pas-canary-{h[:24]}"
+    provider_key = f"sk-canary/{h[:8]}+{h[8:16]}/{h[16:24]}={h[24:]}"  # a key with characters that get encoded
+    monkeypatch.setenv("PAS_PROVIDER_KEY_ECHO", provider_key)
+    up = upstreams[2]
+    run = f"echo-run-{h[:6]}"
+    # its own artifacts: the event archive's files are per day, shared by every app of the run
+    settings = make_settings(pas_api_token=api_token, pas_log_level="DEBUG", pas_gateway_trip_after=100,
+                             pas_upstream_allowlist=f"127.0.0.1:{up.port}", pas_artifacts_dir=tmp_path)  # fmt: skip
+    app = create_app(settings, serve_socketio=False)
+    create_tables(app)
+    c = app.test_client()
+    auth = {"Authorization": f"Bearer {api_token}", "X-PAS-Run-Id": run}
+    caplog.set_level(logging.DEBUG)
+    name = f"echo-{h[:6]}"
+    reg = {"name": name, "model": "echo-model", "context_window": 4000, "cost_per_input_token": 1e-6,
+           "cost_per_output_token": 1e-6, "endpoint": up.base_url, "api_key_env": "PAS_PROVIDER_KEY_ECHO"}  # fmt: skip
+    assert c.post("/api/provider-router/register", json=reg, headers=auth).status_code in (200, 201)
+    chat = {"model": name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    route = {"request_id": "echo-1", "agent": "echo-agent", "run_id": run, "requirements": {"provider": name},
+             "payload": {"messages": chat["messages"]}}  # fmt: skip
+    answers: dict[str, str] = {}
+
+    def call(label: str, step: Step, path: str, body: dict) -> None:
+        up.reset(default=step)
+        r = c.post(path, json=body, headers=auth)
+        answers[label] = f"{r.status_code} {r.headers} {r.get_data(as_text=True)}"
+
+    for status in (401, 400, 200):  # rejected key; a "client error" whose body is passed through; a 200 echoing it
+        step = Step(status=status, echo_auth=True)
+        call(f"/v1 {status}", step, "/v1/chat/completions", chat)
+        call(f"/v1 stream {status}", step, "/v1/chat/completions", {**chat, "stream": True})
+        call(f"/route {status}", step, "/api/gateway/route", {**route, "request_id": f"echo-{status}"})
+    assert up.headers and all(h.get("authorization") == f"Bearer {provider_key}" for h in up.headers)
+    assert answers["/v1 401"].startswith("502") and "Incorrect API key provided" in answers["/v1 401"]
+    assert "you sent Bearer" in answers["/v1 200"] and "Incorrect API key provided" in answers["/v1 stream 200"]
+    pas = app.extensions["pas"]
+    pas.gateway.ship()
+    pas.event_archive.ship()
+    blobs: dict[str, str] = {**answers, "log records": caplog.text,
+                             "log fields": json.dumps([vars(r) for r in caplog.records], default=str)}  # fmt: skip
+    out, err = capfd.readouterr()
+    blobs["stdout/stderr"] = out + err
+    blobs["receipts jsonl"] = Path(settings.costs_dir, f"{run}.jsonl").read_text()
+    with app.app_context():
+        rows = db.session.execute(text("SELECT * FROM receipts WHERE run_id = :r"), {"r": run}).all()
+    assert len(rows) == 9
+    blobs["sql rows"] = "\n".join(str(tuple(r)) for r in rows)
+    archive = Path(settings.artifacts_dir, "hmi", "events")
+    blobs["event archive"] = "\n".join(p.read_text() for p in archive.glob("*.jsonl"))
+    for path in ("/api/costs", f"/api/costs/receipts/{run}", f"/api/gateway/receipts/{run}",
+                 "/api/event-stream/events?after=0&limit=10000", "/api/event-stream/events/recent"):  # fmt: skip
+        r = c.get(path)
+        assert r.status_code == 200, path
+        blobs[path] = r.get_data(as_text=True)
+    assert "http_401: Incorrect API key provided: Bearer" in blobs[f"/api/gateway/receipts/{run}"]  # what it said
+    assert run in blobs["event archive"] and run in blobs["/api/event-stream/events?after=0&limit=10000"]
+    leaks = {where: _leaks(text, provider_key) + _leaks(text, api_token) for where, text in blobs.items()}
+    assert sorted(where for where, found in leaks.items() if found) == []

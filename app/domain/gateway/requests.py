@@ -94,11 +94,11 @@ def _answer(gateway: Gateway, ask: Ask, req: RouteRequest | InvokeRequest, meta:
         raise
 
 
-def route(gateway: Gateway, req: RouteRequest) -> RouteResponse:
-    meta = CallMeta(req.request_id, req.run_id, req.agent, req.timeout_s)
+def route(gateway: Gateway, req: RouteRequest, hops: int = 0) -> RouteResponse:
+    meta = CallMeta(req.request_id, req.run_id, req.agent, req.timeout_s, hops=hops)
     return _answer(gateway, route_ask(req, gateway.router), req, meta)
 
 
-def invoke(gateway: Gateway, req: InvokeRequest) -> RouteResponse:
-    meta = CallMeta(req.request_id or new_id(), req.run_id, req.agent or "invoke", req.policy.timeout_s)
+def invoke(gateway: Gateway, req: InvokeRequest, hops: int = 0) -> RouteResponse:
+    meta = CallMeta(req.request_id or new_id(), req.run_id, req.agent or "invoke", req.policy.timeout_s, hops=hops)
     return _answer(gateway, invoke_ask(req, gateway.router), req, meta)

@@ -8,37 +8,37 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app.domain.errors import BudgetExceeded, Conflict, InvalidInput, NoProvider, UpstreamError, UpstreamTimeout
+from app.domain.errors import (
+    BudgetExceeded,
+    Conflict,
+    InvalidInput,
+    LoopDetected,
+    NoProvider,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from app.domain.gateway.receipt_log import ReceiptLog
+from app.domain.gateway.relay import SseTally, describe, estimate_completion, usage
+from app.domain.gateway.reports import GatewayReports
+from app.domain.gateway.upstream import HOPS_HEADER, MAX_HOPS, ScrubbedStream, ScrubbingClient
 from app.domain.ids import new_id
 from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
 from app.domain.provider_router.service import ProviderRouter, candidate
 from app.domain.timefmt import iso, iso_ms
 from app.domain.token_governor.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, message_text
-from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure, UpstreamStream
-from contracts.gateway import (
-    BudgetSetRequest,
-    BudgetSetResponse,
-    BudgetStatus,
-    CostsView,
-    GatewayHealth,
-    Metrics,
-    Receipt,
-    ReceiptsResponse,
-)
-from models.gateway_store import MICRO, AttemptRecord, FinishOutcome, GatewayStore, to_micro
+from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure
+from models.gateway_store import AttemptRecord, FinishOutcome, GatewayStore, to_micro
 from models.receipt_store import ReceiptStore
 
 log = logging.getLogger("pas.gateway")
 
-WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
 SIX_DP = Decimal("0.000001")
 CLIENT_ERRORS = frozenset({400, 404, 413, 422})  # the request's fault: the client gets the upstream's answer
 
@@ -56,6 +56,7 @@ class GatewayConfig:
     window: int = 200
     interrupted_grace_s: float = 30.0
     idempotency_ttl_s: int = 86_400
+    max_hops: int = MAX_HOPS  # an inbound call that passed this many PAS gateways already is a loop
 
 
 @dataclass
@@ -65,6 +66,7 @@ class CallMeta:
     agent: str
     timeout_s: float | None = None
     metadata: dict[str, Any] | None = None
+    hops: int = 0  # PAS gateways this call already passed through (X-PAS-Hops)
 
 
 @dataclass
@@ -119,7 +121,7 @@ def _max_out(payload: dict[str, Any]) -> int:
     return DEFAULT_OUT_TOKENS
 
 
-class Gateway:
+class Gateway(GatewayReports):
     def __init__(
         self,
         router: ProviderRouter,
@@ -130,11 +132,12 @@ class Gateway:
         config: GatewayConfig,
         provider_headers: Callable[[Provider], dict[str, str]] = lambda p: {},
         sleep: Callable[[float], None] = time.sleep,
+        secrets: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.router = router
         self._store = store
         self._receipts = receipts
-        self._client = client
+        self._client = ScrubbingClient(client, secrets)  # every upstream byte comes in through the scrubber
         self._emit = emit
         self.config = config
         self._log = ReceiptLog(config.costs_dir)
@@ -148,6 +151,12 @@ class Gateway:
     # --- the call -----------------------------------------------------------------------------------------
 
     def _start(self, ask: Ask, meta: CallMeta) -> _Call:
+        if meta.hops >= self.config.max_hops:
+            log.warning("gateway_loop_refused", extra={"request_id": meta.request_id, "hops": meta.hops})
+            raise LoopDetected(
+                f"this call already passed through {meta.hops} PAS gateways ({HOPS_HEADER}): an upstream leads "
+                "back to PAS", field=HOPS_HEADER, hops=meta.hops,
+            )  # fmt: skip
         t0 = time.perf_counter()
         decision = self.router.decide(ask)
         return _Call(meta, new_id(), t0, decision, (time.perf_counter() - t0) * 1000)
@@ -172,9 +181,9 @@ class Gateway:
             body: bytes = reply_or_failure  # type: ignore[assignment]
             first = call.decision.ranked[0].provider.name
             fallback_from = first if scored.provider.name != first else None
-            tokens = _usage(body)
+            tokens = usage(body)
             if tokens is None:
-                exact, in_t, out_t = False, estimate_prompt_tokens(payload), _estimate_completion(body)
+                exact, in_t, out_t = False, estimate_prompt_tokens(payload), estimate_completion(body)
             else:
                 exact, (in_t, out_t) = True, tokens
             receipt = self._close(
@@ -188,12 +197,14 @@ class Gateway:
     def _fail(self, call: _Call, failure: UpstreamFailure | None) -> None:
         timed_out = failure is None or failure.outcome == "timeout"
         status = "timeout" if timed_out else "error"
-        message = "deadline passed before any upstream answered" if failure is None else _describe(failure)
+        message = "deadline passed before any upstream answered" if failure is None else describe(failure)
         last = call.records[-1].provider if call.records else None
         provider = self.router.provider(last) if last else None
         receipt = self._close(call, provider, status, error=message)
         if timed_out:
             raise UpstreamTimeout(message, status="timeout", receipt_id=receipt["receipt_id"])
+        if failure is not None and failure.status == 508:  # a PAS further down refused a loop: say so, no retry
+            raise LoopDetected(message, status="error", receipt_id=receipt["receipt_id"])
         exc = UpstreamError(message, status="error", receipt_id=receipt["receipt_id"])
         if failure is not None and failure.status in CLIENT_ERRORS:
             exc.upstream = (failure.status, failure.body)  # the OpenAI surface passes the client's error through
@@ -211,15 +222,15 @@ class Gateway:
             if isinstance(opened, UpstreamFailure):
                 failure = opened
                 continue
-            assert isinstance(opened, UpstreamStream)
+            assert isinstance(opened, ScrubbedStream)
             return self._relay(call, scored, opened, payload)
         self._fail(call, failure)
         raise AssertionError("unreachable")
 
-    def _relay(self, call: _Call, scored: Scored, upstream: UpstreamStream, payload: dict[str, Any]) -> Iterator[bytes]:
+    def _relay(self, call: _Call, scored: Scored, upstream: ScrubbedStream, payload: dict[str, Any]) -> Iterator[bytes]:
         first = call.decision.ranked[0].provider.name
         fallback_from = first if scored.provider.name != first else None
-        sse = _SseTally()
+        sse = SseTally()
         status, error = "success", None
         keep_ms = int(((call.meta.timeout_s or self.config.default_timeout_s) + self.config.interrupted_grace_s) * 1000)
         extended = time.monotonic()
@@ -279,7 +290,7 @@ class Gateway:
             p = scored.provider
             body = json.dumps({**payload, "model": p.model}, separators=(",", ":")).encode()
             url = p.endpoint + "/chat/completions"
-            headers = self._headers(p)
+            headers = {**self._headers(p), HOPS_HEADER: str(call.meta.hops + 1)}
             for attempt in range(1 + self.config.retries):
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
@@ -289,7 +300,7 @@ class Gateway:
                     if stream:
                         result: object = self._client.stream(url, body, remaining, headers)
                     else:
-                        result = self._client.chat(url, body, remaining, headers).body
+                        result = self._client.chat(url, body, remaining, headers)
                 except UpstreamFailure as failure:
                     ms = (time.perf_counter() - t) * 1000
                     call.records.append(AttemptRecord(p.name, False, ms))
@@ -414,115 +425,6 @@ class Gateway:
             raise Conflict("a request with this Idempotency-Key is in progress", field="Idempotency-Key")
         return int(seen["status"]), seen["body"].encode()
 
-    # --- budgets, receipts, metrics --------------------------------------------------------------------------
-
-    def set_budget(self, req: BudgetSetRequest) -> BudgetSetResponse:
-        if req.run_id is None and req.agent is None:
-            raise InvalidInput("run_id or agent is required", field="run_id")
-        micro = to_micro(req.budget_usd)
-        if req.run_id is not None:
-            self._emit(self._store.set_budget("run", req.run_id, micro))
-        if req.agent is not None:
-            self._emit(self._store.set_budget("agent", req.agent, micro))
-        log.info("budget_set", extra={"run_id": req.run_id, "agent": req.agent, "budget_usd": req.budget_usd})
-        return BudgetSetResponse(run_id=req.run_id, agent=req.agent, budget_usd=req.budget_usd)
-
-    def budget(self, scope: str, name: str) -> BudgetStatus:
-        got = self._store.budget(scope, name)
-        if got is None:
-            return BudgetStatus(run_id=name, budget_set=False, message=f"no budget set for {scope} {name!r}")
-        budget, spent, inflight = got
-        pct = round(100.0 * spent / budget, 2) if budget else 100.0
-        level = "critical" if pct >= 100 else "warning" if pct >= 90 else "caution" if pct >= 75 else "ok"
-        return BudgetStatus(
-            run_id=name, budget_set=True, budget_usd=budget / MICRO, spent_usd=spent / MICRO,
-            in_flight_usd=inflight / MICRO, remaining_usd=max(0, budget - spent - inflight) / MICRO,
-            percent_used=pct, alert_level=level, can_proceed=spent + inflight < budget,
-        )  # fmt: skip
-
-    def _queued(self) -> list[dict[str, Any]]:
-        return [json.loads(r) for r in self._store.queued_receipts(100_000)]
-
-    def receipts(self, run_id: str, limit: int = 10_000) -> ReceiptsResponse:
-        # The queue first, then SQL: a receipt shipped in between is in both, never in neither.
-        queued = [r for r in self._queued() if r["run_id"] == run_id]
-        rows = [json.loads(b) for b in self._receipts.by_run(run_id, limit)]
-        seen = {r["receipt_id"] for r in rows}
-        merged = rows + [r for r in queued if r["receipt_id"] not in seen]
-        merged.sort(key=lambda r: r["timestamp"])
-        total = float(sum(Decimal(repr(r["cost_usd"])) for r in merged))
-        return ReceiptsResponse(
-            run_id=run_id, receipts=[Receipt.model_validate(r) for r in merged[-limit:]], count=len(merged),
-            total_cost_usd=round(total, 6),
-        )  # fmt: skip
-
-    def metrics(self, window: str) -> Metrics:
-        seconds = WINDOWS[window]
-        since_ms = int(time.time() * 1000) - seconds * 1000
-        queued = self._queued()
-        rows: dict[str, tuple[str | None, str, int, int]] = {
-            rid: (prov, status, tokens, micro)
-            for rid, prov, status, tokens, micro, _ts in self._receipts.since(since_ms)
-        }
-        for r in queued:
-            ts = iso_ms(r["timestamp"])
-            if ts >= since_ms and r["receipt_id"] not in rows:
-                rows[r["receipt_id"]] = (r["provider"], r["status"], r["input_tokens"] + r["output_tokens"],
-                                         to_micro(r["cost_usd"]))  # fmt: skip
-        req_by: dict[str, int] = {}
-        cost_by: dict[str, int] = {}
-        tok_by: dict[str, int] = {}
-        total_micro = total_tokens = errors = 0
-        for prov, status, tokens, micro in rows.values():
-            name = prov or "none"
-            req_by[name] = req_by.get(name, 0) + 1
-            cost_by[name] = cost_by.get(name, 0) + micro
-            tok_by[name] = tok_by.get(name, 0) + tokens
-            total_micro += micro
-            total_tokens += tokens
-            errors += status not in ("success",)
-        n = len(rows)
-        return Metrics(
-            window=window,
-            total_cost_usd=total_micro / MICRO, total_requests=n, total_tokens=total_tokens,
-            cost_per_request=round(total_micro / MICRO / n, 6) if n else 0.0,
-            requests_per_provider=req_by, cost_per_provider={k: v / MICRO for k, v in cost_by.items()},
-            tokens_per_provider=tok_by, errors=errors, window_s=seconds,
-        )  # fmt: skip
-
-    def recent(self, limit: int) -> list[Receipt]:
-        """The latest receipts: those still queued for SQL, then SQL's newest."""
-        queued = self._queued()[-limit:]
-        rows = [json.loads(b) for b in self._receipts.latest(limit)]
-        seen = {r["receipt_id"] for r in queued}
-        merged = sorted(queued + [r for r in rows if r["receipt_id"] not in seen], key=lambda r: r["timestamp"])
-        return [Receipt.model_validate(r) for r in merged[-limit:]]
-
-    def costs(self, window: str, limit: int) -> CostsView:
-        m = self.metrics(window)
-        minutes = m.window_s / 60
-        return CostsView(
-            timestamp=iso(int(time.time() * 1000)), cost_metrics=m, provider_stats=self.router.stats(),
-            usd_per_min=round(m.total_cost_usd / minutes, 6), tokens_per_min=round(m.total_tokens / minutes, 3),
-            recent=self.recent(limit),
-        )  # fmt: skip
-
-    def pending_count(self) -> int:
-        return self._store.pending_count()
-
-    def health(self) -> GatewayHealth:
-        redis_state = "ok" if self._store.ping() else "unreachable"
-        stats = self.router.stats()
-        return GatewayHealth(
-            timestamp=iso(int(time.time() * 1000)),
-            dependencies={
-                "redis": redis_state,
-                "provider_router": "ok",
-                "providers_active": str(stats.active_providers),
-            },
-            pending_receipts=self._store.pending_count(),
-        )
-
     # --- beat: ship receipts to SQL; close receipts whose call never finished -----------------------------
 
     def ship(self, batch: int = 1000) -> int:
@@ -577,69 +479,3 @@ class Gateway:
                 )
             closed += 1
         return closed
-
-
-def _usage(body: bytes) -> tuple[int, int] | None:
-    try:
-        usage = json.loads(body).get("usage")
-        return int(usage["prompt_tokens"]), int(usage["completion_tokens"])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
-
-
-def _estimate_completion(body: bytes) -> int:
-    try:
-        choices = json.loads(body).get("choices") or []
-        text = "".join(str((c.get("message") or {}).get("content") or "") for c in choices)
-    except (ValueError, AttributeError):
-        return 0
-    return -(-len(text) // CHARS_PER_TOKEN)
-
-
-def _describe(failure: UpstreamFailure) -> str:
-    if failure.body:
-        try:
-            err = json.loads(failure.body).get("error")
-            message = err.get("message") if isinstance(err, dict) else err
-            if message:
-                return f"{failure.outcome}: {str(message)[:200]}"
-        except (ValueError, AttributeError):
-            pass
-    return failure.outcome
-
-
-class _SseTally:
-    """Counts what passes through a server-sent-events relay: content characters and the final usage."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.chars = 0
-        self.usage: tuple[int, int] | None = None
-        self.done = False
-        self._buf = b""
-
-    def feed(self, chunk: bytes) -> None:
-        self.bytes += len(chunk)
-        self._buf += chunk
-        *events, self._buf = self._buf.split(b"\n\n")
-        for event in events:
-            for line in event.split(b"\n"):
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    self.done = True
-                    continue
-                if not data:
-                    continue
-                try:
-                    obj = json.loads(data)
-                except ValueError:
-                    continue
-                usage = obj.get("usage") if isinstance(obj, dict) else None
-                if isinstance(usage, dict) and "prompt_tokens" in usage:
-                    self.usage = (int(usage["prompt_tokens"]), int(usage.get("completion_tokens", 0)))
-                for choice in obj.get("choices") or [] if isinstance(obj, dict) else []:
-                    content = (choice.get("delta") or {}).get("content")
-                    if isinstance(content, str):
-                        self.chars += len(content)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -47,11 +48,29 @@ class RouterConfig:
     window: int = 200  # receipts in each provider's rolling window
     min_samples: int = 3  # measured p95 is used from this many samples on
     own_host: str = "127.0.0.1"
-    own_ports: frozenset[int] = frozenset()
+    own_ports: frozenset[int] = frozenset()  # PAS's own model services and adapters (pas:<port>): allowed
+    pas_ports: frozenset[int] = frozenset()  # every other port PAS binds (the gateway among them): refused
     allowlist: frozenset[str] = frozenset()  # host or host:port
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_this_host(host: str, own_host: str) -> bool:
+    """Any name that reaches this machine's loopback or PAS's bind address: localhost, 127.x in any spelling
+    the resolver accepts (127.1, 0x7f000001), ::1, ::ffff:127.x, 0.0.0.0, ::."""
+    if host in ("localhost", own_host.lower()) or host.endswith(".localhost"):
+        return True
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
 
 
 def endpoint_problem(url: str, cfg: RouterConfig) -> str | None:
@@ -67,6 +86,11 @@ def endpoint_problem(url: str, cfg: RouterConfig) -> str | None:
         return "endpoint may not carry credentials, a query or a fragment"
     host = parts.hostname.lower()
     port = port or (443 if parts.scheme == "https" else 80)
+    if port in cfg.pas_ports and is_this_host(host, cfg.own_host):  # before the allowlist: "127.0.0.1" lists it
+        return (
+            f"endpoint {host}:{port} is one of PAS's own ports, not a model service: a provider there would send "
+            "PAS's calls back into PAS (a loop)"
+        )
     if host in cfg.allowlist or f"{host}:{port}" in cfg.allowlist:
         return None
     if host in LOOPBACK_NAMES and port in cfg.own_ports:
@@ -115,6 +139,7 @@ class ProviderRouter:
         self._pairs: list[tuple[Provider, Live]] = []
         self._models: frozenset[str] = frozenset()
         self._caps: frozenset[str] = frozenset()
+        self._key_envs: frozenset[str] = frozenset()
         self._refreshed = 0.0
         self._lock = threading.Lock()
 
@@ -218,6 +243,7 @@ class ProviderRouter:
         self._pairs = [(e.provider, e.live) for e in ordered]
         self._models = frozenset(e.provider.model for e in ordered)
         self._caps = frozenset(c for e in ordered for c in e.provider.capabilities)
+        self._key_envs = frozenset(e.provider.api_key_env for e in ordered if e.provider.api_key_env)
         self._refreshed = time.monotonic()
 
     def mark_cooldown(self, name: str, cooldown_ms: int) -> None:
@@ -246,6 +272,11 @@ class ProviderRouter:
         if name in self._models:
             return "model"
         return "capability" if name in self._caps else None
+
+    def key_env_names(self) -> frozenset[str]:
+        """Every environment variable a provider's key comes from (the gateway scrubs those keys)."""
+        self._fresh()
+        return self._key_envs
 
     def models(self) -> list[Provider]:
         self._fresh()
