@@ -17,9 +17,10 @@ from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade, HmiSources
 from app.domain.ids import new_id
 from app.domain.jobs.service import Jobs
+from app.domain.provider_router.config import RouterConfig
 from app.domain.provider_router.matrix import load_matrix
 from app.domain.provider_router.routing import Provider
-from app.domain.provider_router.service import ProviderRouter, RouterConfig
+from app.domain.provider_router.service import ProviderRouter
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import host_metrics, load_config
 from app.domain.resource_manager.service import ResourceManager

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.domain.provider_router.service import RouterConfig, endpoint_problem
+from app.domain.provider_router.config import RouterConfig
+from app.domain.provider_router.endpoints import endpoint_problem
 
 OFFSET = 20000
 CFG = RouterConfig(
