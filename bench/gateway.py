@@ -1,6 +1,6 @@
 """Gateway overhead: direct to the mock upstream vs through PAS `/v1/chat/completions` (gunicorn + gevent, as
 `pas up` runs it) vs through LiteLLM's proxy (when its venv exists), at concurrency 1, 8, 32, against the same
-mock (../shared/bench/mock_upstream.py) with the same load generator (../shared/bench/loadgen.py).
+mock (bench/mock_upstream.py, a copy of ../shared/bench's) with the same load generator (bench/loadgen.py).
 
     .venv/bin/python bench/gateway.py [--quick] [-n 2000] [--litellm /work/litellm-venv/bin/litellm]
 
@@ -26,9 +26,9 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import ROOT, Stack
+from _stack import Stack
 
-SHARED = ROOT.parent / "shared" / "bench"
+SHARED = Path(__file__).resolve().parent  # the mock upstream and load generator, beside this script
 BODY = {"model": "mock-gpt", "max_tokens": 16, "messages": [{"role": "user", "content": "Say hello."}]}
 DEFAULT_LITELLM = Path("/work/litellm-venv/bin/litellm")
 

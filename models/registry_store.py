@@ -11,6 +11,7 @@ import redis
 from models.fast_script import FastScript
 from models.keys import Keys, from_key_part, key_part
 from models.scripts import lua, redis_now_ms
+from models.stored import stored_ms
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,6 @@ class Snapshot:
     preservation_cleared_ms: int | None
     grace_from_ms: int | None
     services: list[dict[str, str]]
-
-
-def stored_ms(value: Any) -> int | None:
-    """A stored time in ms, or None for one that is absent or not a number (never an exception on a read)."""
-    try:
-        ms = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(ms) if 0 <= ms < 2**53 else None
 
 
 class RegistryStore:

@@ -17,54 +17,51 @@ def _text(raw: object) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
+def _number(raw: object) -> int | float | None:
+    """The number a stored value holds: an exact int for integer text ('42'), else a float ('1e+18', 'inf',
+    'nan'); None for what is no number at all ('abc', '', None, a bool)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return raw
+    text = _text(raw)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass  # '1e+18', '4.5', 'inf', or not a number at all (also: past int()'s 4300-digit limit)
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def stored_int(raw: object, default: int = 0, *, lo: int = 0, hi: int = MAX_SAFE_INT) -> int:
     """An integer field: '42' → 42; '1e+18' → clamped to `hi`; 'inf' → `hi`, '-inf' → `lo`; 'nan', 'abc', ''
     or None → `default`."""
-    if isinstance(raw, bool):
+    number = _number(raw)
+    if number is None or (isinstance(number, float) and math.isnan(number)):
         return default
-    if isinstance(raw, int):
-        value = raw
-    else:
-        number: float
-        if isinstance(raw, float):
-            number = raw
-        else:
-            text = _text(raw)
-            if text is None:
-                return default
-            try:
-                return min(max(int(text), lo), hi)
-            except ValueError:
-                pass  # '1e+18', '4.5', 'inf', or not a number at all (also: past int()'s 4300-digit limit)
-            try:
-                number = float(text)
-            except ValueError:
-                return default
-        if math.isnan(number):
-            return default
-        if math.isinf(number):
-            return hi if number > 0 else lo
-        value = int(number)
-    return min(max(value, lo), hi)
+    if isinstance(number, float) and math.isinf(number):
+        return hi if number > 0 else lo
+    return min(max(int(number), lo), hi)
+
+
+def stored_ms(raw: object) -> int | None:
+    """A stored time in ms, or None when it is absent or unreadable."""
+    ms = stored_int(raw, -1, lo=-1)
+    return None if ms < 0 else ms
 
 
 def stored_float(raw: object, default: float = 0.0, *, lo: float = -MAX_SAFE_INT, hi: float = MAX_SAFE_INT) -> float:
     """A float field, always finite: 'nan' or unreadable → `default`; '±inf' and out of range → clamped."""
-    if isinstance(raw, bool):
+    number = _number(raw)
+    if number is None or (isinstance(number, float) and math.isnan(number)):
         return default
-    if isinstance(raw, int | float):
-        number = float(raw) if not isinstance(raw, int) or abs(raw) <= MAX_SAFE_INT else (hi if raw > 0 else lo)
-    else:
-        text = _text(raw)
-        if text is None:
-            return default
-        try:
-            number = float(text)
-        except ValueError:
-            return default
-    if math.isnan(number):
-        return default
-    return min(max(number, lo), hi)
+    if isinstance(number, int) and abs(number) > MAX_SAFE_INT:
+        return hi if number > 0 else lo
+    return min(max(float(number), lo), hi)
 
 
 def stored_json(raw: object, default: Any = None) -> Any:

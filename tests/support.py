@@ -109,6 +109,12 @@ class Proc:
         return self.log_path.read_text(errors="replace")
 
 
+def start_web(name: str, env: dict[str, str], log_dir: Path) -> Proc:
+    """The production web process (gunicorn with config/gunicorn.conf.py), after creating its tables."""
+    subprocess.run([PYTHON, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
+    return Proc(name, [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"], env, log_dir)
+
+
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAS_")}
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})

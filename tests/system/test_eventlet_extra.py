@@ -14,7 +14,15 @@ import pytest
 import requests
 import socketio
 
-from tests.support import ROOT, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_http, wait_until
+from tests.support import (
+    ROOT,
+    base_env,
+    port_offset_with_free_ports,
+    start_web,
+    unique_prefix,
+    wait_http,
+    wait_until,
+)
 
 pytestmark = pytest.mark.system
 
@@ -44,9 +52,7 @@ def test_app_starts_under_gunicorn_eventlet_worker(eventlet_site: Path, redis_ur
         PAS_PORT_OFFSET=str(offset), PAS_ARTIFACTS_DIR=str(tmp_path),
     )  # fmt: skip
     env["PYTHONPATH"] = f"{eventlet_site}:{ROOT}"
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
-    web = Proc("eventlet-web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-               env, tmp_path)  # fmt: skip
+    web = start_web("eventlet-web", env, tmp_path)
     try:
         base = f"http://127.0.0.1:{6100 + offset}"
         try:

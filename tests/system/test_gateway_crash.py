@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +14,14 @@ import requests
 
 from app.factory import create_app
 from config.settings import Settings
-from tests.support import ROOT, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_http, wait_until
+from tests.support import (
+    base_env,
+    port_offset_with_free_ports,
+    start_web,
+    unique_prefix,
+    wait_http,
+    wait_until,
+)
 from tests.upstream import Step, start_upstream
 
 pytestmark = pytest.mark.system
@@ -31,9 +36,7 @@ def test_kill_9_mid_calls_leaves_a_receipt_for_each(redis_url: str, database_url
         PAS_ARTIFACTS_DIR=str(tmp_path), PAS_LOG_LEVEL="WARNING", PAS_UPSTREAM_ALLOWLIST=f"127.0.0.1:{up.port}",
         PAS_GATEWAY_TIMEOUT_S="2", PAS_GATEWAY_INTERRUPTED_GRACE_S="1",
     )  # fmt: skip
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
-    argv = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
-    web = Proc("crash-web", argv, env, tmp_path)
+    web = start_web("crash-web", env, tmp_path)
     base = f"http://127.0.0.1:{6100 + offset}"
     wait_http(f"{base}/health", 40)
     reg = {"name": "crashy", "model": "m", "context_window": 1000, "cost_per_input_token": 1e-6,
@@ -70,7 +73,7 @@ def test_kill_9_mid_calls_leaves_a_receipt_for_each(redis_url: str, database_url
     web.stop()
     upstream_calls = len(up.requests)
 
-    web = Proc("crash-web-2", argv, env, tmp_path)  # restarted: the sweeper runs in any process
+    web = start_web("crash-web-2", env, tmp_path)  # restarted: the sweeper runs in any process
     try:
         wait_http(f"{base}/health", 40)
         settings = Settings(redis_url=redis_url, database_url=database_url, pas_key_prefix=prefix,

@@ -4,8 +4,6 @@ unreachable", and the hot scripts' own connections never use up the pool's slots
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import ROOT, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_http
+from tests.support import base_env, port_offset_with_free_ports, start_web, unique_prefix, wait_http
 
 pytestmark = pytest.mark.system
 CLIENTS = 150
@@ -49,9 +47,7 @@ def test_150_concurrent_clients_get_no_false_503(redis_url: str, database_url: s
         REDIS_URL=redis_url, DATABASE_URL=database_url, PAS_KEY_PREFIX=unique_prefix("conc"),
         PAS_PORT_OFFSET=str(offset), PAS_ARTIFACTS_DIR=str(tmp_path), PAS_LOG_LEVEL="WARNING",
     )  # fmt: skip
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
-    web = Proc("conc-web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-               env, tmp_path)  # fmt: skip
+    web = start_web("conc-web", env, tmp_path)
     try:
         reg = f"http://127.0.0.1:{6121 + offset}"
         wait_http(f"http://127.0.0.1:{6100 + offset}/health", 40)

@@ -4,8 +4,6 @@ chunked bodies are held to the body limit, a stalled body is cut off with a 408,
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ import pytest
 import requests
 
 from tests.raw_http import chunked, exchange, padded, post_head
-from tests.support import ROOT, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_http
+from tests.support import Proc, base_env, port_offset_with_free_ports, start_web, unique_prefix, wait_http
 
 pytestmark = pytest.mark.system
 LIMIT = 64 * 1024
@@ -40,9 +38,7 @@ def web(redis_url: str, database_url: str, tmp_path_factory: pytest.TempPathFact
         PAS_PORT_OFFSET=str(offset), PAS_ARTIFACTS_DIR=str(tmp), PAS_LOG_LEVEL="INFO",
         PAS_MAX_BODY_BYTES=str(LIMIT), PAS_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
     )  # fmt: skip
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
-    proc = Proc("edges-web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-                env, Path(tmp))  # fmt: skip
+    proc = start_web("edges-web", env, Path(tmp))
     try:
         wait_http(f"http://127.0.0.1:{6100 + offset}/health", 40)
         yield Web(offset, proc)

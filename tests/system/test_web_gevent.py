@@ -3,15 +3,20 @@ token never reaches the log."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 import socketio
 
-from tests.support import ROOT, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_http, wait_until
+from tests.support import (
+    base_env,
+    port_offset_with_free_ports,
+    start_web,
+    unique_prefix,
+    wait_http,
+    wait_until,
+)
 
 pytestmark = pytest.mark.system
 TOKEN = "canary-7d1f0c2b9e"
@@ -23,9 +28,7 @@ def test_gevent_web_with_token(redis_url: str, database_url: str, tmp_path: Path
         REDIS_URL=redis_url, DATABASE_URL=database_url, PAS_KEY_PREFIX=unique_prefix("gev"), PAS_API_TOKEN=TOKEN,
         PAS_PORT_OFFSET=str(offset), PAS_ARTIFACTS_DIR=str(tmp_path), PAS_LOG_LEVEL="INFO",
     )  # fmt: skip
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
-    web = Proc("gevent-web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
-               env, tmp_path)  # fmt: skip
+    web = start_web("gevent-web", env, tmp_path)
     try:
         base, reg = f"http://127.0.0.1:{6100 + offset}", f"http://127.0.0.1:{6121 + offset}"
         wait_http(f"{base}/health", 40)
