@@ -12,7 +12,8 @@ from app.domain.control.service import Operations
 from app.domain.errors import PasError
 from app.domain.event_stream.archive import EventArchive
 from app.domain.event_stream.service import EventStream
-from app.domain.gateway.service import Gateway, GatewayConfig
+from app.domain.gateway.calls import GatewayConfig
+from app.domain.gateway.service import Gateway
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade, HmiSources
 from app.domain.ids import new_id

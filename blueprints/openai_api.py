@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from app.domain.errors import PasError
 from app.domain.gateway import requests as gateway_requests
-from app.domain.gateway.service import CallMeta, estimate_prompt_tokens
+from app.domain.gateway.calls import CallMeta
+from app.domain.gateway.pricing import estimate_prompt_tokens
 from app.domain.gateway.upstream import HOPS_HEADER, parse_hops
 from app.errors import status_for, validation_body
 from blueprints._http import doc, parse, respond, svc

@@ -4,7 +4,8 @@ call's receipt → the /route answer."""
 from __future__ import annotations
 
 from app.domain.errors import NotFound, PasError
-from app.domain.gateway.service import CallMeta, CallResult, Gateway
+from app.domain.gateway.calls import CallMeta, CallResult
+from app.domain.gateway.service import Gateway
 from app.domain.ids import new_id
 from app.domain.provider_router.routing import Ask
 from app.domain.provider_router.service import ProviderRouter

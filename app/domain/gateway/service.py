@@ -3,122 +3,38 @@ and leave a receipt for every call — pending before the upstream call, final a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from app.domain.errors import (
     BudgetExceeded,
-    Conflict,
-    InvalidInput,
     LoopDetected,
     NoProvider,
     UpstreamError,
     UpstreamTimeout,
 )
+from app.domain.gateway.calls import Call, CallMeta, CallResult, GatewayConfig
+from app.domain.gateway.pricing import cost_usd, estimate_prompt_tokens, max_out_tokens
 from app.domain.gateway.receipt_log import ReceiptLog
 from app.domain.gateway.relay import SseTally, describe, estimate_completion, usage
 from app.domain.gateway.reports import GatewayReports
-from app.domain.gateway.upstream import HOPS_HEADER, MAX_HOPS, ScrubbedStream, ScrubbingClient
+from app.domain.gateway.shipping import idempotent, ship_receipts
+from app.domain.gateway.upstream import HOPS_HEADER, ScrubbedStream, ScrubbingClient
 from app.domain.ids import new_id
-from app.domain.provider_router.routing import DEFAULT_OUT_TOKENS, Ask, Decision, Provider, Scored
+from app.domain.provider_router.routing import Ask, Decision, Provider, Scored
 from app.domain.provider_router.service import ProviderRouter, candidate
-from app.domain.timefmt import iso, iso_ms
-from app.domain.token_governor.tokens import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, message_text
+from app.domain.timefmt import iso
+from app.domain.token_governor.tokens import CHARS_PER_TOKEN
 from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure
 from models.gateway_store import AttemptRecord, FinishOutcome, GatewayStore, to_micro
 from models.receipt_store import ReceiptStore
 
 log = logging.getLogger("pas.gateway")
 
-SIX_DP = Decimal("0.000001")
 CLIENT_ERRORS = frozenset({400, 404, 413, 422})  # the request's fault: the client gets the upstream's answer
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    costs_dir: Path
-    retries: int = 1  # extra attempts on one provider for a retryable error
-    max_providers: int = 3  # the winner and up to two fallbacks
-    backoff_s: float = 0.05
-    backoff_max_s: float = 1.0
-    default_timeout_s: float = 60.0
-    trip_after: int = 3  # consecutive failures that start a cooldown
-    cooldown_s: float = 30.0
-    window: int = 200
-    interrupted_grace_s: float = 30.0
-    idempotency_ttl_s: int = 86_400
-    max_hops: int = MAX_HOPS  # an inbound call that passed this many PAS gateways already is a loop
-
-
-@dataclass
-class CallMeta:
-    request_id: str
-    run_id: str | None
-    agent: str
-    timeout_s: float | None = None
-    metadata: dict[str, Any] | None = None
-    hops: int = 0  # PAS gateways this call already passed through (X-PAS-Hops)
-
-
-@dataclass
-class CallResult:
-    receipt: dict[str, Any]
-    body: bytes | None = None  # the upstream's answer, as it sent it
-    decision: Decision | None = None
-
-    @property
-    def response(self) -> dict[str, Any] | None:
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass
-class _Call:
-    """One call in progress: what the receipt will say."""
-
-    meta: CallMeta
-    receipt_id: str
-    t0: float
-    decision: Decision
-    discovery_ms: float
-    estimate: int = 0
-    pending: bool = False
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    records: list[AttemptRecord] = field(default_factory=list)
-
-
-@lru_cache(maxsize=4096)
-def _price(per_token: float) -> Decimal:
-    return Decimal(repr(per_token))
-
-
-def cost_usd(p: Provider, in_tokens: int, out_tokens: int) -> float:
-    exact = Decimal(in_tokens) * _price(p.cost_in) + Decimal(out_tokens) * _price(p.cost_out)
-    return float(exact.quantize(SIX_DP, rounding=ROUND_HALF_UP))
-
-
-def estimate_prompt_tokens(payload: dict[str, Any]) -> int:
-    messages = payload.get("messages")
-    if not isinstance(messages, list):
-        return 0
-    chars = sum(len(message_text(m)) for m in messages if isinstance(m, dict))
-    return -(-chars // CHARS_PER_TOKEN) + MESSAGE_OVERHEAD * (len(messages) + 1)
-
-
-def _max_out(payload: dict[str, Any]) -> int:
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = payload.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return DEFAULT_OUT_TOKENS
 
 
 class Gateway(GatewayReports):
@@ -150,7 +66,7 @@ class Gateway(GatewayReports):
 
     # --- the call -----------------------------------------------------------------------------------------
 
-    def _start(self, ask: Ask, meta: CallMeta) -> _Call:
+    def _start(self, ask: Ask, meta: CallMeta) -> Call:
         if meta.hops >= self.config.max_hops:
             log.warning("gateway_loop_refused", extra={"request_id": meta.request_id, "hops": meta.hops})
             raise LoopDetected(
@@ -159,7 +75,7 @@ class Gateway(GatewayReports):
             )  # fmt: skip
         t0 = time.perf_counter()
         decision = self.router.decide(ask)
-        return _Call(meta, new_id(), t0, decision, (time.perf_counter() - t0) * 1000)
+        return Call(meta, new_id(), t0, decision, (time.perf_counter() - t0) * 1000)
 
     def call(self, ask: Ask, payload: dict[str, Any] | None, meta: CallMeta) -> CallResult:
         """Non-streaming. payload None = a dry run. Raises NoProvider, BudgetExceeded, UpstreamError."""
@@ -194,7 +110,7 @@ class Gateway(GatewayReports):
         self._fail(call, failure)
         raise AssertionError("unreachable")
 
-    def _fail(self, call: _Call, failure: UpstreamFailure | None) -> None:
+    def _fail(self, call: Call, failure: UpstreamFailure | None) -> None:
         timed_out = failure is None or failure.outcome == "timeout"
         status = "timeout" if timed_out else "error"
         message = "deadline passed before any upstream answered" if failure is None else describe(failure)
@@ -227,7 +143,7 @@ class Gateway(GatewayReports):
         self._fail(call, failure)
         raise AssertionError("unreachable")
 
-    def _relay(self, call: _Call, scored: Scored, upstream: ScrubbedStream, payload: dict[str, Any]) -> Iterator[bytes]:
+    def _relay(self, call: Call, scored: Scored, upstream: ScrubbedStream, payload: dict[str, Any]) -> Iterator[bytes]:
         first = call.decision.ranked[0].provider.name
         fallback_from = first if scored.provider.name != first else None
         sse = SseTally()
@@ -258,8 +174,8 @@ class Gateway(GatewayReports):
             self._close(call, scored.provider, status, in_tokens=in_t, out_tokens=out_t, exact=exact,
                         fallback_from=fallback_from, error=error, stream=True)  # fmt: skip
 
-    def _begin(self, call: _Call, payload: dict[str, Any]) -> None:
-        in_t, out_t = estimate_prompt_tokens(payload), _max_out(payload)
+    def _begin(self, call: Call, payload: dict[str, Any]) -> None:
+        in_t, out_t = estimate_prompt_tokens(payload), max_out_tokens(payload)
         top = call.decision.ranked[: self.config.max_providers]
         call.estimate = max(to_micro(cost_usd(s.provider, in_t, out_t)) for s in top)
         meta = call.meta
@@ -281,7 +197,7 @@ class Gateway(GatewayReports):
             raise BudgetExceeded(detail, field="budget", status="budget_exceeded", percent_used=round(pct, 2))
         call.pending = True
 
-    def _attempts(self, call: _Call, payload: dict[str, Any], *, stream: bool) -> Iterator[tuple[Scored, object]]:
+    def _attempts(self, call: Call, payload: dict[str, Any], *, stream: bool) -> Iterator[tuple[Scored, object]]:
         """Yields (candidate, body | UpstreamStream | UpstreamFailure) per attempt, in order, until one
         succeeds (the caller stops iterating), a non-retryable error, or the deadline."""
         timeout = call.meta.timeout_s or self.config.default_timeout_s
@@ -334,7 +250,7 @@ class Gateway(GatewayReports):
 
     def _close(
         self,
-        call: _Call,
+        call: Call,
         provider: Provider | None,
         status: str,
         *,
@@ -405,46 +321,16 @@ class Gateway(GatewayReports):
         })  # fmt: skip
         return receipt
 
-    # --- idempotency (Idempotency-Key) ----------------------------------------------------------------------
+    # --- idempotency (Idempotency-Key); beat: ship receipts to SQL; close receipts whose call never finished --
 
     def idempotent(self, key: str, body: bytes, run: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
         """The first call with a key runs; later ones get its answer (same key, other body → 422)."""
-        fp = hashlib.sha256(body).hexdigest()
-        seen = self._store.claim_idempotency(key, fp, uuid.uuid4().hex, self.config.idempotency_ttl_s)
-        if seen is None:
-            try:
-                status, out = run()
-            except Exception:
-                self._store.release_idempotency(key)
-                raise
-            self._store.settle_idempotency(key, status, out)
-            return status, out
-        if seen.get("fp") != fp:
-            raise InvalidInput("Idempotency-Key was used with a different body", field="Idempotency-Key")
-        if seen.get("state") != "done":
-            raise Conflict("a request with this Idempotency-Key is in progress", field="Idempotency-Key")
-        return int(seen["status"]), seen["body"].encode()
-
-    # --- beat: ship receipts to SQL; close receipts whose call never finished -----------------------------
+        return idempotent(self._store, self.config.idempotency_ttl_s, key, body, run)
 
     def ship(self, batch: int = 1000) -> int:
-        raw = self._store.queued_receipts(batch)
-        if not raw:
-            return 0
-        rows = []
-        for line in raw:
-            r = json.loads(line)
-            rows.append({
-                "receipt_id": r["receipt_id"], "request_id": r["request_id"], "run_id": r["run_id"],
-                "agent": r["agent"], "ts_ms": iso_ms(r["timestamp"]), "provider": r["provider"], "model": r["model"],
-                "status": r["status"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
-                "cost_micro_usd": to_micro(r["cost_usd"]), "latency_ms": r["latency_ms"], "body": line,
-            })  # fmt: skip
-        self._receipts.insert_many(rows)  # ON CONFLICT DO NOTHING: a replayed batch inserts nothing twice
-        self._store.drop_shipped(len(raw))
-        return len(raw)
+        return ship_receipts(self._store, self._receipts, batch)
 
-    def _finish(self, call: _Call, line: str, actual: int) -> FinishOutcome:
+    def _finish(self, call: Call, line: str, actual: int) -> FinishOutcome:
         return self._store.finish(
             call.receipt_id, call.meta.run_id or "default", call.meta.agent, line,
             estimate=call.estimate, actual=actual, attempts=call.records, had_pending=call.pending,
@@ -458,7 +344,7 @@ class Gateway(GatewayReports):
         closed = 0
         for receipt_id, pending in self._store.pending_due(now_ms, batch):
             meta = CallMeta(pending["request_id"], pending["run_id"], pending["agent"])
-            call = _Call(meta, receipt_id, time.perf_counter(), Decision([]), 0.0, int(pending["estimate"]), True)
+            call = Call(meta, receipt_id, time.perf_counter(), Decision([]), 0.0, int(pending["estimate"]), True)
             line = self._log.find(meta.run_id, receipt_id)
             try:
                 cost = float(json.loads(line).get("cost_usd") or 0.0) if line is not None else None
