@@ -19,6 +19,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_connection_retry_on_startup": True,
+        "worker_consumer": "app.celery_consumer:QuickReconnectConsumer",
         "broker_transport_options": {
             "visibility_timeout": settings.pas_celery_visibility_timeout_s,
             "global_keyprefix": f"{prefix}:celery:",

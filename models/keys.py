@@ -60,6 +60,9 @@ class Keys:
     def last_sweep(self) -> str:  # string: ms of the last sweep
         return f"{self.prefix}:heartbeat_monitor:last_sweep"
 
+    def last_heard(self) -> str:  # string: ms of the last heartbeat or sweep script (see regain_sight)
+        return f"{self.prefix}:heartbeat_monitor:last_heard"
+
     def shipper_lock(self) -> str:
         return f"{self.prefix}:heartbeat_monitor:shipper_lock"
 

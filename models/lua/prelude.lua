@@ -12,6 +12,7 @@ local K_PRES = P .. ':heartbeat_monitor:preservation'
 local K_PRES_CLEARED = P .. ':heartbeat_monitor:preservation_cleared'
 local K_GRACE = P .. ':heartbeat_monitor:grace_from'
 local K_LAST_SWEEP = P .. ':heartbeat_monitor:last_sweep'
+local K_LAST_HEARD = P .. ':heartbeat_monitor:last_heard'
 local K_SEQ = P .. ':event_stream:seq'
 local K_EVENTS = P .. ':event_stream:events'
 
@@ -88,16 +89,20 @@ local function monitor_alert(action, missed, last, message)
     parent = cjson.null, missed_beats = missed, last_seen_ms = last, message = message}))
 end
 
--- After a gap in the sweeps longer than blind_ms (Valkey restarted from its AOF, or no worker ran the sweep),
--- what the clock says about that time is PAS's outage, not the services': every ladder starts again from now
--- (RELIABILITY decision 9), once per gap, whichever script notices first (a sweep or a heartbeat).
+-- After a gap longer than blind_ms in which the store ran no heartbeat and no sweep (Valkey stopped, killed and
+-- restarted from its AOF, or all of PAS down), what the clock says about that time is PAS's outage, not the
+-- services': every ladder starts again from now (RELIABILITY decision 9), once per gap, whichever script runs
+-- first. A gap in the sweeps alone (beat or worker away while heartbeats were still written) is no blindness: the
+-- beats were recorded, and a service silent then was silent. Stores written before `last_heard` existed fall back
+-- on the last sweep.
 local function regain_sight(blind_ms)
-  local last = num(redis.call('GET', K_LAST_SWEEP))
+  local last = num(redis.call('GET', K_LAST_HEARD)) or num(redis.call('GET', K_LAST_SWEEP))
+  redis.call('SET', K_LAST_HEARD, NOW_S)
   if not last or NOW - last <= blind_ms or grace_from() >= last then return end
   redis.call('SET', K_GRACE, NOW_S)
   grace_cache = NOW
-  monitor_alert('grace', 0, last, string.format('the monitor saw nothing for %d ms (Valkey restart or no '
-    .. 'sweeps): every service gets a fresh start', NOW - last))
+  monitor_alert('grace', 0, last, string.format('the store heard nothing for %d ms (Valkey stopped or '
+    .. 'restarted, or PAS down): every service gets a fresh start', NOW - last))
 end
 
 -- Walks one service up the miss ladder (1 warning, 2 down, 3 deregistered) to where the clock says it is.

@@ -7,7 +7,11 @@ for _, qid in ipairs(due) do advance(qid, false) end
 local n = redis.call('SCARD', K_IDS)
 local silent = redis.call('SCARD', K_SILENT)
 if n >= tonumber(ARGV[5]) and silent * 2 > n then
-  if redis.call('SET', K_PRES, NOW_S, 'NX') then
+  -- A new mass silence, or one that starts again while the last one's hold was running out (most had been heard
+  -- again): the hold counts from now, not from the earlier start, or it would already be over.
+  local again = redis.call('EXISTS', K_PRES_CLEARED) == 1
+  if redis.call('SET', K_PRES, NOW_S, 'NX') or again then
+    redis.call('SET', K_PRES, NOW_S)
     publish('alert', 'heartbeat_monitor', extend(ARGV[6], {missed_beats = silent, last_seen_ms = NOW}))
   end
   redis.call('DEL', K_PRES_CLEARED)

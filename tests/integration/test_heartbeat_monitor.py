@@ -174,6 +174,62 @@ def test_self_preservation_holds_mass_deregistration(make_settings) -> None:
     assert len(c.get(f"{MON}/alerts?alert_type=self_preservation").json["alerts"]) == 1
 
 
+def test_a_mass_silence_again_while_the_last_hold_runs_out_is_held_from_its_own_start(make_settings) -> None:
+    """Everyone silent, heard again, then silent again within the cap (a web process stalling twice): the second
+    hold counts from its own start. It used to keep the first one's, so it had run out before anyone was three
+    intervals silent, and everyone was deregistered."""
+    app = create_app(make_settings(pas_self_preservation_min_services=4, pas_self_preservation_cap_s=3.0),
+                     serve_socketio=False)  # fmt: skip
+    create_tables(app)
+    c = app.test_client()
+    monitor = app.extensions["pas"].heartbeat_monitor
+    ids = [f"again-{i}" for i in range(6)]
+    for sid in ids:
+        c.post(f"{REG}/register", json=reg_body(sid))
+    c.post(f"{REG}/register", json=reg_body("again-long", interval=3600))
+    t0 = time.monotonic()
+
+    def sweep_until(t: float) -> None:
+        while time.monotonic() - t0 < t:
+            monitor.sweep_once()
+            time.sleep(0.25)
+
+    sweep_until(1.6)  # first silence: held
+    for sid in ids:  # heard again: the hold now runs out one cap later
+        assert c.put(f"{REG}/heartbeat", json={"service_id": sid}).status_code == 200
+    sweep_until(2.6)
+    sweep_until(5.1)  # silent again from 1.6 s: three intervals at 4.6 s; the first hold ended at ~4.2 s
+    items = {i["service_id"]: i for i in c.get(f"{REG}/services").json["items"]}
+    assert set(items) == {*ids, "again-long"}, "deregistered although most were silent at once"
+    assert all(items[sid]["suspect"] for sid in ids)
+    held = [a["action"] for a in c.get(f"{MON}/alerts?alert_type=self_preservation").json["alerts"]]
+    assert held.count("held") == 2
+
+
+def test_the_store_hearing_nothing_gives_a_grace_even_while_sweeps_were_away(make_settings) -> None:
+    """Sweeps pause (beat restarting) while heartbeats are still written; then the store hears nothing for more
+    than three intervals (Valkey stopped). That silence is PAS's: a grace, nobody deregistered. The grace used to
+    be keyed on the gap in sweeps alone, given once per gap: the first one went to the sweep pause, none to the
+    store's own outage, and everyone was deregistered."""
+    app = create_app(make_settings(pas_monitor_blind_s=1.0), serve_socketio=False)
+    create_tables(app)
+    c = app.test_client()
+    monitor = app.extensions["pas"].heartbeat_monitor
+    for sid in ("deaf-a", "deaf-b"):  # fewer than self-preservation's minimum: only the grace can save them
+        c.post(f"{REG}/register", json=reg_body(sid))
+    monitor.sweep_once()
+    stop = time.monotonic() + 1.6
+    while time.monotonic() < stop:  # no sweeps; the heartbeats are written
+        for sid in ("deaf-a", "deaf-b"):
+            assert c.put(f"{REG}/heartbeat", json={"service_id": sid}).status_code == 200
+        time.sleep(0.3)
+    time.sleep(3.5)  # the store hears nothing at all
+    monitor.sweep_once()
+    assert {i["service_id"] for i in c.get(f"{REG}/services").json["items"]} == {"deaf-a", "deaf-b"}
+    actions = [a["action"] for a in c.get(f"{MON}/alerts?alert_type=self_preservation").json["alerts"]]
+    assert actions == ["grace"]
+
+
 def test_alerts_reach_socketio_clients_from_the_celery_worker(live: Live) -> None:
     received: list[dict] = []
     client = socketio.Client(reconnection=False)

@@ -136,6 +136,17 @@ def active_leases(pas: Pas) -> int:
     return sum(1 for r in body["reservations"] if (r.get("service_id") or "").startswith("o"))
 
 
+def monitor_story(events: list[dict]) -> str:
+    """What the monitor said about itself, and when the first downs came: the clue when an outage test fails."""
+    own = [
+        f"{e['ts']} {e['data'].get('action')}: {e['data'].get('message') or ''}"
+        for e in events
+        if e["event_type"] == "alert" and e["data"].get("alert_type") == "self_preservation"
+    ]
+    downs = [e["ts"] for e in events if e["event_type"] == "alert" and e["data"].get("alert_type") == "service_down"]
+    return f"monitor: {own}; {len(downs)} downs from {downs[:1]} to {downs[-1:]}"
+
+
 def assert_nothing_lost(pas: Pas, swarm: Swarm, since_seq: int) -> None:
     wait_until(lambda: set(pas.statuses().values()) == {"ok"}, 20, 0.5, "all 200 back to ok")
     events = pas.events(since_seq)
@@ -143,7 +154,9 @@ def assert_nothing_lost(pas: Pas, swarm: Swarm, since_seq: int) -> None:
     expired = [
         e for e in events if e["event_type"].startswith("reservation_") and e["event_type"] != "reservation_created"
     ]
-    assert deregistered == [], f"{len(deregistered)} services deregistered by PAS's own outage: {deregistered[:2]}"
+    assert deregistered == [], (
+        f"{len(deregistered)} services deregistered by PAS's own outage: {deregistered[:1]}; {monitor_story(events)}"
+    )
     assert expired == [], f"{len(expired)} leases ended by PAS's own outage: {expired[:3]}"
     assert swarm.not_found == 0
     assert active_leases(pas) == HOLDERS
@@ -180,8 +193,10 @@ def test_valkey_frozen_past_three_intervals_gives_everyone_a_grace(pas: Pas, swa
     since = pas.head()
     valkey = pas.pid("valkey")
     os.kill(valkey, signal.SIGSTOP)
+    print(f"valkey {valkey} stopped at {time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d}")
     time.sleep(4.5)
     os.kill(valkey, signal.SIGCONT)
+    print(f"valkey continued at {time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d}")
     time.sleep(3)
     assert_nothing_lost(pas, swarm, since)
     alerts = [e["data"] for e in pas.events(since) if e["event_type"] == "alert"]
