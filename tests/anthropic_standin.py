@@ -21,6 +21,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,7 +30,6 @@ from urllib.parse import parse_qs, urlsplit
 SECRET_HEADERS = {"x-api-key", "authorization", "proxy-authorization", "cookie"}
 AGENT_LINE = re.compile(r"^- ([A-Za-z0-9_.:-]+): (.*?)(?: \(Tools: [^)]*\))?$", re.M)
 AGENT_LIST_HEAD = "Available agent types for the Agent tool:"
-_ids = itertools.count(1)
 
 
 @dataclass
@@ -143,16 +143,16 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _message(model: str, turn: Turn) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+def _message(model: str, turn: Turn, ids: Iterator[int]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     content: list[dict[str, Any]] = []
     if turn.text:
         content.append({"type": "text", "text": turn.text})
     for call in turn.tools:
-        call.id = call.id or f"toolu_standin_{next(_ids):04d}"
+        call.id = call.id or f"toolu_standin_{next(ids):04d}"
         content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input})
     stop = "tool_use" if turn.tools else "end_turn"
     msg = {
-        "id": f"msg_standin_{next(_ids):04d}",
+        "id": f"msg_standin_{next(ids):04d}",
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -164,10 +164,10 @@ def _message(model: str, turn: Turn) -> tuple[dict[str, Any], list[dict[str, Any
     return msg, content, stop
 
 
-def _events(model: str, turn: Turn) -> list[bytes]:
+def _events(model: str, turn: Turn, ids: Iterator[int]) -> list[bytes]:
     """The SSE events of the real API for one message: text streamed as text_delta in two pieces, tool input as
     input_json_delta in two pieces."""
-    msg, content, stop = _message(model, turn)
+    msg, content, stop = _message(model, turn, ids)
     start_usage = {**turn.usage.wire(), "output_tokens": 1}
     out = [_sse("message_start", {"type": "message_start", "message": {**msg, "content": [], "stop_reason": None,
                                                                          "usage": start_usage}})]  # fmt: skip
@@ -180,8 +180,8 @@ def _events(model: str, turn: Turn) -> list[bytes]:
                                                     "content_block": {"type": "text", "text": ""}}))  # fmt: skip
             for part in (text[:cut], text[cut:]):
                 if part:
-                    out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": i,
-                                                            "delta": {"type": "text_delta", "text": part}}))  # fmt: skip
+                    delta = {"type": "text_delta", "text": part}
+                    out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}))
         else:
             raw = json.dumps(block["input"])
             cut = max(1, len(raw) // 2)
@@ -209,6 +209,7 @@ class Standin:
     fallback: Turn = field(default_factory=lambda: Turn(text="ok", usage=Usage(1, 1)))
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # tool_use and message ids, per plan
 
     @property
     def base_url(self) -> str:
@@ -219,6 +220,7 @@ class Standin:
             self.scripts = list(scripts)
             self.fallback = fallback or Turn(text="ok", usage=Usage(1, 1))
             self.calls.clear()
+            self.ids = itertools.count(1)
 
     def messages_calls(self, actor: str | None = None) -> list[Call]:
         with self.lock:
@@ -263,7 +265,7 @@ def start_standin() -> Standin:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
-            self.send_header("request-id", f"req_standin_{next(_ids):04d}")
+            self.send_header("request-id", f"req_standin_{next(holder['s'].ids):04d}")
             self.end_headers()
             self.wfile.write(raw)
 
@@ -294,15 +296,15 @@ def start_standin() -> Standin:
                 time.sleep(turn.delay_s)
             model = str(call.body.get("model") or "claude-sonnet-4-5")
             if not call.body.get("stream"):
-                self._json(200, _message(model, turn)[0])
+                self._json(200, _message(model, turn, holder["s"].ids)[0])
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-cache")
-            self.send_header("request-id", f"req_standin_{next(_ids):04d}")
+            self.send_header("request-id", f"req_standin_{next(holder['s'].ids):04d}")
             self.send_header("Connection", "close")
             self.end_headers()
-            for event in _events(model, turn):
+            for event in _events(model, turn, holder["s"].ids):
                 self.wfile.write(event)
                 self.wfile.flush()
             self.close_connection = True

@@ -217,14 +217,21 @@ def hooks_settings(
     http_events: tuple[str, ...] = HTTP_EVENTS,
     command_events: tuple[str, ...] = COMMAND_EVENTS,
     timeout_s: float = 2,
+    headers: dict[str, str] | None = None,
+    allowed_env_vars: list[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """settings.json `hooks`: an `http` hook per http_event POSTing to <base_url>/http/<Event>, and a `command` hook
     per command_event forwarding to <base_url>/command/<Event>. The http hook fields are those of the 2.1.197
-    schema: type, url, timeout (seconds), headers, allowedEnvVars (plus if, statusMessage, once)."""
+    schema: type, url, timeout (seconds), headers (values may name $VARS), allowedEnvVars (the only variables
+    interpolated; others become ""), plus if, statusMessage, once."""
     hooks: dict[str, list[dict[str, Any]]] = {}
     for event in http_events:
-        hook = {"type": "http", "url": f"{base_url}/http/{event}", "timeout": timeout_s}
+        hook: dict[str, Any] = {"type": "http", "url": f"{base_url}/http/{event}", "timeout": timeout_s}
+        if headers:
+            hook["headers"] = headers
+        if allowed_env_vars is not None:
+            hook["allowedEnvVars"] = allowed_env_vars
         hooks.setdefault(event, []).append({"matcher": "*", "hooks": [hook]})
     for event in command_events:
         cmd = {"type": "command", "command": hook_forwarder(f"{base_url}/command/{event}"), "timeout": timeout_s}
