@@ -250,5 +250,8 @@ def _fixture_name(body: dict[str, Any]) -> str:
 def _write_fixtures(observed: list[dict[str, Any]]) -> None:
     FIXTURES.mkdir(parents=True, exist_ok=True)
     (FIXTURES / "session.json").write_text(json.dumps(observed, indent=2) + "\n")
-    for body in observed:
-        (FIXTURES / f"{_fixture_name(body)}.json").write_text(json.dumps(body, indent=2) + "\n")
+    written: set[str] = set()
+    for body in observed:  # the first of each kind
+        if (name := _fixture_name(body)) not in written:
+            written.add(name)
+            (FIXTURES / f"{name}.json").write_text(json.dumps(body, indent=2) + "\n")
