@@ -28,6 +28,7 @@ lint: install
 
 test: lint
 	bash .ci/ensure-chromium
+	bash .ci/ensure-claude-code >/dev/null
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 fmt: install

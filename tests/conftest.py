@@ -6,8 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.anthropic_standin import Standin
+    from tests.claude_code import ClaudeCode
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +35,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(artifacts: Path) -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{artifacts / 'pas-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def claude_code() -> ClaudeCode:
+    """The real Claude Code CLI (tests/claude_code.py), installed into the cache by .ci/ensure-claude-code when
+    missing. Skips, with the reason, where it cannot be installed; in CI (CI=true) that is a failure."""
+    from tests.claude_code import ClaudeCode, Unavailable, claude_binary
+
+    try:
+        return ClaudeCode(claude_binary())
+    except Unavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the Claude Code tests, but the CLI could not be installed: {exc}")
+        pytest.skip(f"the Claude Code CLI could not be installed here: {exc}")
+
+
+@pytest.fixture
+def anthropic_standin() -> Iterator[Standin]:
+    """A scripted local Anthropic Messages API (tests/anthropic_standin.py), one per test."""
+    from tests.anthropic_standin import start_standin
+
+    standin = start_standin()
+    yield standin
+    standin.close()
