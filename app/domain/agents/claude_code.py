@@ -25,9 +25,9 @@ COMMAND_EVENTS = ("SessionStart",)
 # Events whose matcher selects what fires (tool name, agent type): "*" matches all. The others take none.
 MATCHED_EVENTS = frozenset({"PreToolUse", "PostToolUse", "SubagentStart", "SubagentStop"})
 # Seconds. PAS answers in milliseconds; a PAS that is down or stalled must never hold Claude Code up.
-HTTP_TIMEOUT_S = 2
+HTTP_TIMEOUT_S = 1
 COMMAND_TIMEOUT_S = 3
-CURL_MAX_S = 2
+CURL_MAX_S = 1
 TOKEN_ENV = "PAS_API_TOKEN"
 # A YAML comment in the frontmatter (not part of the prompt) marks the files PAS owns in .claude/agents/.
 MARKER = "# Rendered by PAS from agents/{name}.toml: edit that file, then run `pas agents install`."
