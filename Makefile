@@ -25,6 +25,7 @@ lint: install
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/pas contracts export --check
+	$(BIN)/pas agents install --check --url http://127.0.0.1:6100
 
 test: lint
 	bash .ci/ensure-chromium

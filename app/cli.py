@@ -6,10 +6,14 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from config.settings import ROOT, Settings
+
+if TYPE_CHECKING:
+    from app.domain.agents.catalogue import Catalogue
 
 
 def _exec(argv: list[str]) -> None:
@@ -152,6 +156,88 @@ def contracts_export(check: bool) -> None:
         click.echo(f"stale schemas (run `pas contracts export`): {', '.join(stale)}", err=True)
         sys.exit(1)
     click.echo("schemas up to date" if check else "schemas written")
+
+
+@main.group()
+def agents() -> None:
+    """The agent catalogue (agents/): rendered into Claude Code, registered in PAS."""
+
+
+CATALOGUE_OPTION = click.option(
+    "--catalogue", "catalogue_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="The catalogue folder (default: this PAS's agents/).",
+)  # fmt: skip
+URL_OPTION = click.option("--url", default=None, help="PAS's base URL (default: PAS_HOST, PAS_PORT + PAS_PORT_OFFSET).")
+
+
+def _catalogue(directory: Path | None) -> Catalogue:
+    from app.domain.agents.catalogue import SHIPPED_COUNTS, CatalogueError, load_catalogue
+
+    try:  # another folder is the user's own catalogue: the tree rules hold, the shipped 7/16/19 need not
+        return load_catalogue(directory, counts=SHIPPED_COUNTS if directory is None else None)
+    except CatalogueError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@agents.command("install")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The Claude Code project to install into (its .claude/).")  # fmt: skip
+@click.option("--check", is_flag=True, help="Write nothing; fail if .claude/ differs from the catalogue.")
+@CATALOGUE_OPTION
+@URL_OPTION
+def agents_install(directory: Path, check: bool, catalogue_dir: Path | None, url: str | None) -> None:
+    """Write .claude/agents/<name>.md and merge PAS's hooks into .claude/settings.json (idempotent)."""
+    from app.domain.agents import claude_code
+    from app.domain.agents.catalogue import CatalogueError
+
+    catalogue = _catalogue(catalogue_dir)
+    hook_url = claude_code.hook_url(url or claude_code.base_url(Settings()))
+    try:
+        if check:
+            drift = claude_code.check(catalogue, directory, hook_url)
+            if drift:
+                click.echo("\n".join(["stale .claude/ (run `pas agents install`):", *drift]), err=True)
+                sys.exit(1)
+            click.echo(f".claude/ up to date ({len(catalogue)} agents, hooks to {hook_url})")
+            return
+        changed = claude_code.install(catalogue, directory, hook_url)
+    except CatalogueError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{len(catalogue)} agents, hooks to {hook_url}: {len(changed)} file(s) written or removed")
+
+
+@agents.command("register")
+@CATALOGUE_OPTION
+@URL_OPTION
+def agents_register(catalogue_dir: Path | None, url: str | None) -> None:
+    """Register every agent as `agent-<name>` (type agent, upsert): safe to re-run, restores a partial set.
+
+    With REDIS_URL set, straight into the store; otherwise through the running PAS's registry API."""
+    from app.domain.agents.claude_code import base_url
+    from app.domain.agents.registration import register_catalogue
+
+    settings = Settings()
+    catalogue = _catalogue(catalogue_dir)
+    base = url or base_url(settings)
+    if settings.redis_url:
+        from app.factory import create_app
+        from app.wiring import services
+
+        with create_app(settings, serve_socketio=False, process="cli").app_context():
+            done = register_catalogue(catalogue, services().registry.register, base)
+    else:
+        from app.providers.pas_registry import RegistryClient, RegistryUnreachable
+
+        token = settings.pas_api_token.get_secret_value() if settings.pas_api_token else None
+        client = RegistryClient(base, token)
+        try:
+            done = register_catalogue(catalogue, client.register, base)
+        except RegistryUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            client.close()
+    created = sum(r.created for r in done)
+    click.echo(f"{len(done)} agents registered ({created} new, {len(done) - created} updated)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The agent catalogue (agents/), its rendering into Claude Code, and its registration."""
