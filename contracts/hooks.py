@@ -207,7 +207,7 @@ AnyHook = SessionStart | SubagentStart | SubagentStop | PreToolUse | PostToolUse
 
 def parse_hook(body: bytes) -> AnyHook:
     try:
-        return _hook.validate_json(body)  # type: ignore[no-any-return]
+        return _hook.validate_json(body)
     except ValidationError as exc:
         raise _relocate(exc) from None
 

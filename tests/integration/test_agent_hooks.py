@@ -28,8 +28,9 @@ def sid() -> str:
 
 def hook(session: str, event: str, **fields: Any) -> dict[str, Any]:
     """A hook input in 2.1.197's shape (base fields of every event, then the event's own)."""
-    return {"session_id": session, "transcript_path": f"/root/.claude/projects/p/{session}.jsonl", "cwd": "/work/p",
-            "prompt_id": str(uuid.uuid4()), "permission_mode": "default", "hook_event_name": event, **fields}  # fmt: skip
+    return {"session_id": session, "transcript_path": f"/root/.claude/projects/p/{session}.jsonl",
+            "cwd": "/work/p", "prompt_id": str(uuid.uuid4()), "permission_mode": "default",
+            "hook_event_name": event, **fields}  # fmt: skip
 
 
 def start(session: str, agent_id: str, agent_type: str) -> dict[str, Any]:
@@ -45,8 +46,8 @@ def stop(session: str, agent_id: str, agent_type: str, transcript: str | None = 
 def pre(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] | None = None,
         tool_input: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     extra = {"agent_id": inside[0], "agent_type": inside[1]} if inside else {}
-    return hook(session, "PreToolUse", tool_name=tool, tool_use_id=tool_use_id,
-                tool_input=tool_input if tool_input is not None else {"file_path": f"/etc/{CANARY}"}, **extra)  # fmt: skip
+    tool_input = tool_input if tool_input is not None else {"file_path": f"/etc/{CANARY}"}
+    return hook(session, "PreToolUse", tool_name=tool, tool_use_id=tool_use_id, tool_input=tool_input, **extra)
 
 
 def post(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] | None = None,
@@ -59,9 +60,11 @@ def post(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] |
 def agent_call(session: str, tool_use_id: str, agent_type: str, agent_id: str, *, input_tokens: int = 1200,
                cache_read: int = 3000, cache_creation: int = 500, output_tokens: int = 80,
                model: str = "claude-sonnet-4-5-20250929") -> dict[str, Any]:  # fmt: skip
-    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_creation_input_tokens": cache_creation,
-             "cache_read_input_tokens": cache_read, "server_tool_use": None, "service_tier": "standard",
-             "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": cache_creation}}  # fmt: skip
+    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+             "cache_creation_input_tokens": cache_creation, "cache_read_input_tokens": cache_read,
+             "server_tool_use": None, "service_tier": "standard",
+             "cache_creation": {"ephemeral_1h_input_tokens": 0,
+                                "ephemeral_5m_input_tokens": cache_creation}}  # fmt: skip
     response = {"status": "completed", "agentId": agent_id, "agentType": agent_type, "prompt": f"do {CANARY}",
                 "content": [{"type": "text", "text": CANARY}], "resolvedModel": model, "totalToolUseCount": 2,
                 "totalDurationMs": 5400, "totalTokens": input_tokens + cache_read + cache_creation + output_tokens,
@@ -84,7 +87,8 @@ def register_agent(c: FlaskClient, name: str, *, parent: str = "architect", hard
 def send(c: FlaskClient, body: Any) -> dict[str, Any]:
     r = c.post(HOOK, json=body)
     assert r.status_code == 200, r.json
-    return r.json  # type: ignore[no-any-return]
+    answer: dict[str, Any] = r.get_json()
+    return answer
 
 
 def status(c: FlaskClient, name: str) -> str:
@@ -107,16 +111,11 @@ def stored_text(app: Flask) -> str:
     """Every key and value under the app's prefix (strings, hashes, sets, lists, streams)."""
     r = app.extensions["redis"]
     prefix = app.extensions["settings"].pas_key_prefix
-    out = []
-    for key in r.scan_iter(f"{prefix}:*"):
-        kind = r.type(key)
-        value: Any = {
-            "string": lambda: r.get(key), "hash": lambda: r.hgetall(key), "set": lambda: r.smembers(key),
-            "zset": lambda: r.zrange(key, 0, -1), "list": lambda: r.lrange(key, 0, -1),
-            "stream": lambda: r.xrange(key),
-        }.get(kind, lambda: "")()  # fmt: skip
-        out.append(f"{key}={value}")
-    return "\n".join(out)
+    readers: dict[str, Callable[[str], Any]] = {
+        "string": r.get, "hash": r.hgetall, "set": lambda k: sorted(r.smembers(k)),
+        "zset": lambda k: r.zrange(k, 0, -1), "list": lambda k: r.lrange(k, 0, -1), "stream": r.xrange,
+    }  # fmt: skip
+    return "\n".join(f"{key}={readers.get(r.type(key), str)(key)}" for key in sorted(r.scan_iter(f"{prefix}:*")))
 
 
 @pytest.fixture
@@ -197,8 +196,9 @@ def test_a_breach_runs_the_save_state_flow(live: Any) -> None:
 
     url = live.url("agent-router", "/hooks/claude-code")
     reg = live.url("registry", "/register")
-    body = {"service_id": "agent-reranker-trainer", "name": "reranker-trainer", "type": "agent", "role": "production",
-            "url": "internal://agents/reranker-trainer", "caps": ["training"], "heartbeat_interval_s": 3600,
+    body = {"service_id": "agent-reranker-trainer", "name": "reranker-trainer", "type": "agent",
+            "role": "production", "url": "internal://agents/reranker-trainer", "caps": ["training"],
+            "heartbeat_interval_s": 3600,
             "labels": {"agent_role": "exec", "tier": 3, "parent": "director-models", "children": [],
                        "token_target": 0.4, "token_hard_max": 0.7}}  # fmt: skip
     assert requests.post(reg, json=body, timeout=5).status_code in (200, 201)
@@ -336,13 +336,29 @@ def test_unknown_fields_and_events_are_accepted_and_ignored(app: Flask, c: Flask
         ({"session_id": "s", "tool_name": "Read", "tool_use_id": "t"}, "hook_event_name"),
         ({"session_id": "s", "hook_event_name": "SubagentStart", "agent_id": "a"}, "agent_type"),
         ({"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": 7}, "tool_use_id"),
-        ({"session_id": "s", "hook_event_name": "PostToolUse", "tool_name": "Read", "tool_use_id": "t",
-          "duration_ms": "fast"}, "duration_ms"),  # fmt: skip
+        (
+            {
+                "session_id": "s",
+                "hook_event_name": "PostToolUse",
+                "tool_name": "Read",
+                "tool_use_id": "t",
+                "duration_ms": "fast",
+            },
+            "duration_ms",
+        ),
         ({"session_id": "s\u202e", "hook_event_name": "Stop"}, "session_id"),
         ({"session_id": "", "hook_event_name": "Stop"}, "session_id"),
         ({"session_id": 5, "hook_event_name": "Whatever"}, "session_id"),
-        ({"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": "t",
-          "tool_input": "rm -rf /"}, "tool_input"),  # fmt: skip
+        (
+            {
+                "session_id": "s",
+                "hook_event_name": "PreToolUse",
+                "tool_name": "Read",
+                "tool_use_id": "t",
+                "tool_input": "rm -rf /",
+            },
+            "tool_input",
+        ),
     ],
 )
 def test_malformed_hooks_are_422_naming_the_field_and_change_nothing(

@@ -117,19 +117,19 @@ class AgentHooks:
         result = hook.agent_result()  # a malformed Agent report is a 422 before anything is written
         data = {**self._tool_data(hook), "status": "error" if hook.hook_event_name == "PostToolUseFailure" else "ok"}
         agent = (result.agentType if result else None) or hook.delegation_target()
-        usage = self._usage(hook, result, agent) if result is not None else None
+        usage, limit = self._usage(hook, result, agent) if result is not None else (None, 0)
         outcome = self._store.tool_post(
             hook.session_id, hook.agent_id, hook.agent_type, hook.tool_use_id, hook.duration_ms, data, usage
         )
         self._emit(outcome.events)
         if outcome.outcome != "ok" or result is None or usage is None or agent is None:
             return HookAnswer()  # a duplicate is answered as before, without tracking its tokens twice
-        tracked = self._track(agent, result, int(usage["ctx_limit"]), outcome.extra)
+        tracked = self._track(agent, result, limit, outcome.extra)
         if tracked is None or tracked.status != "breach":
             return HookAnswer()
         return self._breach_answer(hook, tracked)
 
-    def _usage(self, hook: PostToolUse, result: AgentResult, agent: str | None) -> dict[str, object]:
+    def _usage(self, hook: PostToolUse, result: AgentResult, agent: str | None) -> tuple[dict[str, object], int]:
         service_id = f"agent-{agent}" if agent else None
         limit = (self._registered_ctx_limit(service_id) if service_id else None) or model_window(
             result.resolvedModel
@@ -151,7 +151,7 @@ class AgentHooks:
             "ctx_used": u.context_tokens,
             "ctx_limit": limit,
             "cost_usd": result.total_cost_usd,  # as Claude Code reports it (2.1.197 reports none: null)
-        }
+        }, limit
 
     def _track(self, agent: str, result: AgentResult, limit: int, transcript: str) -> TrackResponse | None:
         # The transcript was checked against the root when SubagentStop named it; checked again as a file now.
