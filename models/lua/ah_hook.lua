@@ -138,7 +138,11 @@ local function tool_beat()
   end
   if r[1] == 'running' then
     redis.call('PEXPIRE', rk, RUN_TTL)
-    if registered(r[2]) then set_agent(r[2], 'running', r[3], r[4]) end
+    -- At most one beat a second per agent (the contract's heartbeat rate): a busy run's tool calls stay cheap.
+    if registered(r[2]) then
+      local last = redis.call('HMGET', K_SVC .. r[2], 'last_hb_ms', 'status')
+      if last[2] ~= 'running' or NOW - (num(last[1]) or 0) >= 1000 then set_agent(r[2], 'running', r[3], r[4]) end
+    end
   end
 end
 
