@@ -18,11 +18,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from contracts.common import ID_PATTERN, Body, FiniteFloat, SafeInt
 
 HookId = Annotated[str, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
+# Claude Code sends agent_type "" when it does not know it (SubagentStop: `agent_type: a ?? ""` in 2.1.197).
+AgentType = Annotated[str, Field(max_length=200, pattern=ID_PATTERN)]
 Path = Annotated[str, Field(max_length=4096)]
 # The tools that delegate to a sub-agent (Agent since Claude Code 2.1; Task before).
 DELEGATION_TOOLS = frozenset({"Agent", "Task"})
@@ -43,9 +55,14 @@ class HookInput(BaseModel):
     session_id: HookId
     transcript_path: Path | None = None
     cwd: Path | None = None
-    # Set when the event fired inside a sub-agent (its run id and catalogue name).
+    # Set when the event fired inside a sub-agent (its run id and catalogue name); "" reads as absent.
     agent_id: HookId | None = None
-    agent_type: HookId | None = None
+    agent_type: AgentType | None = None
+
+    @field_validator("agent_type", mode="after")
+    @classmethod
+    def _empty_is_absent(cls, value: str | None) -> str | None:
+        return value or None
 
 
 class SessionStart(HookInput):
@@ -62,7 +79,7 @@ class SubagentStart(HookInput):
 class SubagentStop(HookInput):
     hook_event_name: Literal["SubagentStop"]
     agent_id: HookId
-    agent_type: HookId
+    agent_type: AgentType | None = None  # "" or absent: the run's own, as its SubagentStart named it
     agent_transcript_path: Path | None = None
     # last_assistant_message is deliberately not a field: it is the agent's output and may hold secrets.
 

@@ -242,6 +242,12 @@ def test_odd_sequences_are_safe(app: Flask, c: FlaskClient) -> None:
     send(c, stop(s2, "g2", "graph-builder"))
     assert status(c, "graph-builder") == "done"
     assert len(stream.all("agent_run_finished")) == 3
+    assert len(stream.all("agent_run_started")) == 2
+    # 2.1.197 sends agent_type "" on a SubagentStop when it lost the name: the run's own is used.
+    send(c, start(s1, "g4", "graph-builder"))
+    send(c, stop(s1, "g4", ""))
+    assert status(c, "graph-builder") == "done"
+    assert stream.all("agent_run_finished")[-1]["data"]["agent_type"] == "graph-builder"
     # A PostToolUse without its Pre: its own duration_ms, or none; a duplicate Post is one event.
     send(c, post(s1, "Bash", "toolu_lonely", duration_ms=42))
     send(c, post(s1, "Bash", "toolu_lonely", duration_ms=42))

@@ -77,7 +77,7 @@ class AgentHooks:
             transcript = allowed_file(hook.agent_transcript_path, self._config.transcript_root)
             if hook.agent_transcript_path and transcript is None:
                 log.info("transcript_refused", extra={"session_id": hook.session_id, "agent_id": hook.agent_id})
-            outcome = self._store.stop(hook.session_id, hook.agent_id, hook.agent_type, transcript)
+            outcome = self._store.stop(hook.session_id, hook.agent_id, hook.agent_type or "", transcript)
             self._done(hook.hook_event_name, outcome, hook.session_id, hook.agent_type)
         elif isinstance(hook, Stop | SessionEnd):
             how = "idle" if isinstance(hook, Stop) else "ended"
