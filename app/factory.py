@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 
 def register_blueprints(app: Flask) -> None:
     from blueprints import (
+        agent_router,
         event_stream,
         gateway,
         heartbeat_monitor,
@@ -85,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hmi.bp)
     app.register_blueprint(provider_router.bp)
     app.register_blueprint(gateway.bp)
+    app.register_blueprint(agent_router.bp)
     app.register_blueprint(openai_api.bp)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)

@@ -8,6 +8,7 @@ import redis
 from flask import Flask, current_app
 
 from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_job_tasks
+from app.domain.agent_hooks.service import AgentHooks, HookConfig
 from app.domain.control.service import Operations
 from app.domain.errors import PasError
 from app.domain.event_stream.archive import EventArchive
@@ -32,6 +33,7 @@ from config.ports import SERVICES
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
 from contracts.registry import DiscoverQuery
+from models.agent_hook_store import AgentHookStore, HookTimings
 from models.alert_store import AlertStore
 from models.control_store import ControlStore
 from models.event_store import EventStore
@@ -64,6 +66,7 @@ class Services:
     provider_router: ProviderRouter
     gateway: Gateway
     event_archive: EventArchive
+    agent_hooks: AgentHooks
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -223,6 +226,31 @@ def build_services(app: Flask, settings: Settings) -> Services:
         hmi, operations, router, gateway,
         EventArchive(events, settings.artifacts_dir / "hmi" / "events", settings.pas_events_retention_days,
                      keys.archive_lock(), new_id),
+        _agent_hooks(settings, client, keys, store, registry, governor, emitter),
+    )  # fmt: skip
+
+
+def _agent_hooks(
+    settings: Settings, client: redis.Redis, keys: Keys, registry_store: RegistryStore, registry: Registry,
+    governor: TokenGovernor, emitter: SocketIOEmitter,
+) -> AgentHooks:  # fmt: skip
+    day_ms = 86_400_000
+    store = AgentHookStore(
+        client, keys, registry_store.params,
+        HookTimings(run_ttl_ms=7 * day_ms, done_ttl_ms=day_ms, tool_ttl_ms=3_600_000,
+                    grace_ms=int(settings.pas_hook_grace_s * 1000), idle_ms=int(settings.pas_hook_idle_s * 1000)),
+    )  # fmt: skip
+
+    def registered_ctx_limit(service_id: str) -> int | None:
+        try:
+            return registry.get(service_id).ctx_limit or None
+        except PasError:
+            return None
+
+    return AgentHooks(
+        store, governor, BackgroundEmitter(emitter), registered_ctx_limit,
+        HookConfig(transcript_root=settings.pas_transcript_root, default_ctx_limit=settings.pas_hook_ctx_limit,
+                   resume_path="/api/token-governor/resume"),
     )  # fmt: skip
 
 

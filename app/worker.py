@@ -20,6 +20,7 @@ celery.conf.include = [
     "tasks.token_governor",
     "tasks.gateway",
     "tasks.event_stream",
+    "tasks.agent_router",
     *extra_task_modules(),
 ]
 

@@ -55,6 +55,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "gateway-ship": {"task": "pas.gateway.ship", "schedule": 1.0, "options": {"expires": 2.0}},
             "gateway-sweep": {"task": "pas.gateway.sweep", "schedule": 5.0, "options": {"expires": 10.0}},
             "events-archive": {"task": "pas.events.archive", "schedule": 1.0, "options": {"expires": 2.0}},
+            "agent-router-sweep": {
+                "task": "pas.agent_router.sweep",
+                "schedule": settings.pas_hook_sweep_interval_s,
+                "options": {"expires": max(2.0, settings.pas_hook_sweep_interval_s * 2)},
+            },
             "jobs-reconcile": {"task": "pas.jobs.reconcile", "schedule": 1.0, "options": {"expires": 2.0}},
             "heartbeat-monitor-sweep": {
                 "task": "pas.heartbeat_monitor.sweep",

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     pas_transcript_root: Path | None = None  # unset: /track may not name a transcript file
     pas_summarize_wait_s: float = Field(default=30.0, gt=0, le=600)
 
+    # Agent router: Claude Code's hooks (POST /api/agent-router/hooks/claude-code). Transcript paths a hook names
+    # are read only under PAS_TRANSCRIPT_ROOT (above); unset = never.
+    pas_hook_grace_s: float = Field(default=30.0, ge=0, le=86400)  # after Stop/SessionEnd, leftover runs finish
+    pas_hook_idle_s: float = Field(default=3600.0, gt=0, le=7 * 86400)  # a silent session is closed
+    pas_hook_ctx_limit: int = Field(default=200_000, gt=0, le=2**53 - 1)  # context window of an unknown model
+    pas_hook_sweep_interval_s: float = Field(default=1.0, gt=0, le=60)
+
     # Provider router and gateway
     pas_providers_matrix: Path = ROOT / "config" / "providers.matrix.json"
     # Hosts (host or host:port, comma-separated) PAS may send model calls to, besides its own loopback ports.

@@ -11,6 +11,7 @@ from contracts.agents import AgentConfig
 from contracts.events import EventEnvelope
 from contracts.gateway import ChatCompletionRequest, InvokeRequest, Receipt, RouteRequest
 from contracts.heartbeat_monitor import Alert
+from contracts.hooks import ClaudeCodeHook
 from contracts.jobs import JobCard
 from contracts.provider_router import ProviderRegisterRequest, SelectRequest
 from contracts.registry import DiscoverQuery, HeartbeatRequest, RegisterRequest, ServiceRecord
@@ -32,6 +33,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "invoke_request": InvokeRequest,
     "receipt": Receipt,
     "chat_completion_request": ChatCompletionRequest,
+    "claude_code_hook": ClaudeCodeHook,
 }
 
 DIR = Path(__file__).parent

@@ -108,6 +108,35 @@ class Keys:
     def socketio_channel(self) -> str:  # pub/sub ignores DB numbers; the prefix isolates
         return f"{self.prefix}:socketio"
 
+    # agent router: Claude Code sessions and sub-agent runs as their hooks report them (prefixes: Lua appends
+    # the escaped id)
+    def hook_session_prefix(self) -> str:  # hash per session: status open|idle|ended|closed, session_id, …
+        return f"{self.prefix}:agent_router:session:"
+
+    def hook_session_runs_prefix(self) -> str:  # set per session: escaped agent ids of its running runs
+        return f"{self.prefix}:agent_router:session_runs:"
+
+    def hook_run_prefix(self) -> str:  # hash per run (Claude Code agent_id): status running|done, tokens …
+        return f"{self.prefix}:agent_router:run:"
+
+    def hook_agent_runs_prefix(self) -> str:  # set per catalogue agent (escaped service id): its running runs
+        return f"{self.prefix}:agent_router:agent_runs:"
+
+    def hook_tool_prefix(self) -> str:  # hash per tool_use_id: start_ms, done (Pre→Post matching, dedup)
+        return f"{self.prefix}:agent_router:tool:"
+
+    def hook_closing(self) -> str:  # zset: escaped session id -> when its leftover runs are finished (ms)
+        return f"{self.prefix}:agent_router:closing"
+
+    def hook_active(self) -> str:  # zset: escaped session id -> its last hook (ms), for idle sessions
+        return f"{self.prefix}:agent_router:active"
+
+    def hook_open_sessions(self) -> str:  # set of escaped session ids not closed yet
+        return f"{self.prefix}:agent_router:open_sessions"
+
+    def hook_running(self) -> str:  # set of escaped agent ids of running runs
+        return f"{self.prefix}:agent_router:running"
+
     # provider router
     def providers(self) -> str:  # hash: name -> provider JSON (registered through the API)
         return f"{self.prefix}:provider_router:providers"

@@ -61,6 +61,10 @@ class RegistryStore:
         self._deregister = client.register_script(lua("deregister"))
         self._sweep = client.register_script(lua("sweep"))
 
+    @property
+    def params(self) -> ScriptParams:
+        return self._params
+
     def _common(self) -> list[str | int]:
         return [self._keys.prefix, self._params.events_maxlen, self._params.preservation_cap_ms]
 

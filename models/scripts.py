@@ -13,7 +13,10 @@ _DIR = Path(__file__).parent / "lua"
 
 @cache
 def lua(name: str) -> str:
-    parts = ["prelude"] + (["rm_prelude"] if name.startswith("rm_") else []) + [name]
+    parts = ["prelude"] + (["rm_prelude"] if name.startswith("rm_") else [])
+    # The registry heartbeat is a function the agent hooks' scripts share (a hook beats its agent).
+    parts += ["beat"] if name == "heartbeat" or name.startswith("ah_") else []
+    parts += [name]
     return "\n".join((_DIR / f"{part}.lua").read_text() for part in parts)
 
 

@@ -1,0 +1,455 @@
+"""Claude Code's hooks → PAS, replayed in the shapes Claude Code 2.1.197 posts (issue 11): runs drive the catalogue
+agent's registry status, tool calls become timeline events, an Agent call's usage feeds the token governor, odd
+sequences are safe, and nothing a hook carries as content (inputs, outputs, prompts) is ever kept."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.factory import create_app, create_tables
+from config.settings import Settings
+
+HOOK = "http://localhost:6119/hooks/claude-code"
+REG = "http://localhost:6121"
+CANARY = "canary-secret-7c1d"  # in every content field a hook carries: it must be stored nowhere
+
+
+def sid() -> str:
+    return f"sess-{uuid.uuid4().hex[:8]}"
+
+
+def hook(session: str, event: str, **fields: Any) -> dict[str, Any]:
+    """A hook input in 2.1.197's shape (base fields of every event, then the event's own)."""
+    return {"session_id": session, "transcript_path": f"/root/.claude/projects/p/{session}.jsonl",
+            "cwd": "/work/p", "prompt_id": str(uuid.uuid4()), "permission_mode": "default",
+            "hook_event_name": event, **fields}  # fmt: skip
+
+
+def start(session: str, agent_id: str, agent_type: str) -> dict[str, Any]:
+    return hook(session, "SubagentStart", agent_id=agent_id, agent_type=agent_type)
+
+
+def stop(session: str, agent_id: str, agent_type: str, transcript: str | None = None) -> dict[str, Any]:
+    return hook(session, "SubagentStop", agent_id=agent_id, agent_type=agent_type, stop_hook_active=False,
+                agent_transcript_path=transcript or f"/root/.claude/projects/p/{session}/subagents/{agent_id}.jsonl",
+                last_assistant_message=f"done; the key is {CANARY}")  # fmt: skip
+
+
+def pre(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] | None = None,
+        tool_input: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    extra = {"agent_id": inside[0], "agent_type": inside[1]} if inside else {}
+    tool_input = tool_input if tool_input is not None else {"file_path": f"/etc/{CANARY}"}
+    return hook(session, "PreToolUse", tool_name=tool, tool_use_id=tool_use_id, tool_input=tool_input, **extra)
+
+
+def post(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] | None = None,
+         tool_response: Any = None, **more: Any) -> dict[str, Any]:  # fmt: skip
+    body = pre(session, tool, tool_use_id, inside=inside, tool_input=more.pop("tool_input", None))
+    body.update(hook_event_name="PostToolUse", tool_response=tool_response or {"content": CANARY}, **more)
+    return body
+
+
+def agent_call(session: str, tool_use_id: str, agent_type: str, agent_id: str, *, input_tokens: int = 1200,
+               cache_read: int = 3000, cache_creation: int = 500, output_tokens: int = 80,
+               model: str = "claude-sonnet-4-5-20250929") -> dict[str, Any]:  # fmt: skip
+    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+             "cache_creation_input_tokens": cache_creation, "cache_read_input_tokens": cache_read,
+             "server_tool_use": None, "service_tier": "standard",
+             "cache_creation": {"ephemeral_1h_input_tokens": 0,
+                                "ephemeral_5m_input_tokens": cache_creation}}  # fmt: skip
+    response = {"status": "completed", "agentId": agent_id, "agentType": agent_type, "prompt": f"do {CANARY}",
+                "content": [{"type": "text", "text": CANARY}], "resolvedModel": model, "totalToolUseCount": 2,
+                "totalDurationMs": 5400, "totalTokens": input_tokens + cache_read + cache_creation + output_tokens,
+                "usage": usage}  # fmt: skip
+    tool_input = {"description": "d", "prompt": f"secret {CANARY}", "subagent_type": agent_type}
+    return post(session, "Agent", tool_use_id, tool_input=tool_input, tool_response=response, duration_ms=5400)
+
+
+def register_agent(c: FlaskClient, name: str, *, parent: str = "architect", hard: float = 0.5,
+                   ctx_limit: int | None = None) -> None:  # fmt: skip
+    labels = {"agent_role": "exec", "tier": 3, "parent": parent, "children": [], "token_target": 0.3,
+              "token_hard_max": hard}  # fmt: skip
+    body = {"service_id": f"agent-{name}", "name": name, "type": "agent", "role": "production",
+            "url": f"internal://agents/{name}", "caps": ["testing"], "labels": labels, "heartbeat_interval_s": 3600,
+            "ttl_s": 7200, **({"ctx_limit": ctx_limit} if ctx_limit else {})}  # fmt: skip
+    r = c.post(f"{REG}/register", json=body)
+    assert r.status_code in (200, 201), r.json
+
+
+def send(c: FlaskClient, body: Any) -> dict[str, Any]:
+    r = c.post(HOOK, json=body)
+    assert r.status_code == 200, r.json
+    answer: dict[str, Any] = r.get_json()
+    return answer
+
+
+def status(c: FlaskClient, name: str) -> str:
+    return str(c.get(f"{REG}/services/agent-{name}").json["status"])
+
+
+class Stream:
+    """The event stream as recorded (what the HMI replays), from where a test began."""
+
+    def __init__(self, app: Flask) -> None:
+        self._events = app.extensions["pas"].events
+        self._from = self._events.last_seq()
+
+    def all(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        rows = [json.loads(b) for b in self._events.after(self._from, 100_000)]
+        return [e for e in rows if event_type is None or e["event_type"] == event_type]
+
+
+def stored_text(app: Flask) -> str:
+    """Every key and value under the app's prefix (strings, hashes, sets, lists, streams)."""
+    r = app.extensions["redis"]
+    prefix = app.extensions["settings"].pas_key_prefix
+    readers: dict[str, Callable[[str], Any]] = {
+        "string": r.get, "hash": r.hgetall, "set": lambda k: sorted(r.smembers(k)),
+        "zset": lambda k: r.zrange(k, 0, -1), "list": lambda k: r.lrange(k, 0, -1), "stream": r.xrange,
+    }  # fmt: skip
+    return "\n".join(f"{key}={readers.get(r.type(key), str)(key)}" for key in sorted(r.scan_iter(f"{prefix}:*")))
+
+
+@pytest.fixture
+def c(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def test_a_subagent_run_lights_its_agent_and_each_tool_call_is_one_timeline_event(app: Flask, c: FlaskClient) -> None:
+    register_agent(c, "chunker-mgs", parent="director-data")
+    stream, s = Stream(app), sid()
+    assert send(c, hook(s, "SessionStart", source="startup")) == {}
+    assert send(c, pre(s, "Agent", "toolu_A", tool_input={"description": "x", "prompt": CANARY,
+                                                         "subagent_type": "chunker-mgs"})) == {}  # fmt: skip
+    send(c, start(s, "a1", "chunker-mgs"))
+    record = c.get(f"{REG}/services/agent-chunker-mgs").json
+    assert record["status"] == "running" and s in record["message"] and "a1" in record["message"]
+    send(c, pre(s, "Read", "toolu_R", inside=("a1", "chunker-mgs")))
+    send(c, post(s, "Read", "toolu_R", inside=("a1", "chunker-mgs")))
+    send(c, stop(s, "a1", "chunker-mgs"))
+    assert status(c, "chunker-mgs") == "done"
+    send(c, agent_call(s, "toolu_A", "chunker-mgs", "a1"))
+
+    calls = stream.all("tool_call")
+    assert [e["data"]["tool_name"] for e in calls] == ["Read", "Agent"]
+    read, agent = (e["data"] for e in calls)
+    assert read["tool_use_id"] == "toolu_R" and read["agent_id"] == "a1" and read["session_id"] == s
+    assert read["service_id"] == "agent-chunker-mgs" and isinstance(read["duration_ms"], int)
+    assert read["matched_pre"] is True and read["status"] == "ok"
+    assert agent["duration_ms"] == 5400 and agent["agent_id"] is None and agent["to_agent_type"] == "chunker-mgs"
+    (delegation,) = stream.all("agent_delegation")
+    assert delegation["data"]["session_id"] == s and delegation["data"]["agent_id"] is None  # from the session
+    assert delegation["data"]["to_service_id"] == "agent-chunker-mgs" and delegation["data"]["to_registered"]
+    (started,) = stream.all("agent_run_started")
+    assert started["data"]["parent"] == "director-data" and started["data"]["registered"] is True
+    (finished,) = stream.all("agent_run_finished")
+    assert finished["data"]["reason"] == "subagent_stop" and finished["data"]["started"] is True
+    changes = [(e["data"]["from"], e["data"]["to"]) for e in stream.all("status_update")]
+    assert changes == [("ok", "running"), ("running", "done")]
+    (usage,) = stream.all("agent_usage")
+    assert usage["data"]["ctx_used"] == 1200 + 3000 + 500 and usage["data"]["output_tokens"] == 80
+    assert CANARY not in stored_text(app)  # no input, output, prompt or last message was kept
+
+
+def test_an_agent_calls_usage_feeds_the_token_governor(app: Flask, c: FlaskClient) -> None:
+    register_agent(c, "embed-indexer", ctx_limit=100_000)
+    s = sid()
+    send(c, start(s, "e1", "embed-indexer"))
+    send(c, stop(s, "e1", "embed-indexer"))
+    assert send(c, agent_call(s, "toolu_E", "embed-indexer", "e1", input_tokens=2000, cache_read=8000,
+                              cache_creation=1000)) == {}  # fmt: skip
+    (ctx,) = c.get("http://localhost:6105/status", query_string={"agent": "embed-indexer", "run_id": "e1"}).json[
+        "agents"
+    ]
+    assert ctx["ctx_used"] == 11_000 and ctx["ctx_limit"] == 100_000 and ctx["status"] == "ok"
+    assert ctx["target_ratio"] == 0.3 and ctx["hard_max_ratio"] == 0.5  # the agent's own labels
+    # An agent PAS has no record of: its model's window.
+    send(c, agent_call(s, "toolu_U", "not-in-catalogue", "u1"))
+    (ctx,) = c.get("http://localhost:6105/status", query_string={"agent": "not-in-catalogue"}).json["agents"]
+    assert ctx["ctx_limit"] == 200_000 and ctx["ctx_used"] == 4700
+
+
+def test_a_breach_answers_claude_code_with_its_hook_output(app: Flask, c: FlaskClient) -> None:
+    register_agent(c, "qtower-trainer", hard=0.5)
+    s = sid()
+    send(c, start(s, "q1", "qtower-trainer"))
+    answer = send(c, agent_call(s, "toolu_Q", "qtower-trainer", "q1", input_tokens=90_000, cache_read=20_000))
+    assert set(answer) == {"systemMessage", "hookSpecificOutput"}  # no nulls: Claude Code's schema refuses them
+    assert "qtower-trainer" in answer["systemMessage"] and "docs/runs/" in answer["systemMessage"]
+    out = answer["hookSpecificOutput"]
+    assert out["hookEventName"] == "PostToolUse" and "docs/runs/" in out["additionalContext"]
+    assert "/api/token-governor/resume?agent=qtower-trainer&run_id=q1" in out["additionalContext"]
+    # The duplicate of that hook (Claude Code retried) is not tracked twice.
+    assert send(c, agent_call(s, "toolu_Q", "qtower-trainer", "q1", input_tokens=90_000, cache_read=20_000)) == {}
+
+
+def test_a_breach_runs_the_save_state_flow(live: Any) -> None:
+    import requests
+
+    url = live.url("agent-router", "/hooks/claude-code")
+    reg = live.url("registry", "/register")
+    body = {"service_id": "agent-reranker-trainer", "name": "reranker-trainer", "type": "agent",
+            "role": "production", "url": "internal://agents/reranker-trainer", "caps": ["training"],
+            "heartbeat_interval_s": 3600,
+            "labels": {"agent_role": "exec", "tier": 3, "parent": "director-models", "children": [],
+                       "token_target": 0.4, "token_hard_max": 0.7}}  # fmt: skip
+    assert requests.post(reg, json=body, timeout=5).status_code in (200, 201)
+    s, run = sid(), f"r-{uuid.uuid4().hex[:6]}"
+    requests.post(url, json=start(s, run, "reranker-trainer"), timeout=5)
+    r = requests.post(url, json=agent_call(s, "toolu_RT", "reranker-trainer", run, input_tokens=150_000), timeout=5)
+    assert r.status_code == 200 and "hookSpecificOutput" in r.json()
+    tg = live.url("token-governor", "/summaries")
+    from tests.support import wait_until
+
+    def summaries() -> list[dict[str, Any]]:
+        return requests.get(tg, params={"agent": "reranker-trainer", "run_id": run}, timeout=5).json()["summaries"]
+
+    wait_until(lambda: len(summaries()) == 1, 20, 0.1, "the breach's summary")
+    path = Path(summaries()[0]["summary_path"])
+    assert path.is_file() and path.parent == live.settings.docs_dir and run in path.name
+    st = requests.get(live.url("token-governor", "/status"), params={"agent": "reranker-trainer", "run_id": run},
+                      timeout=5).json()["agents"]  # fmt: skip
+    assert st[0]["ctx_used"] == 0  # cleared: resume from the summary
+
+
+def test_odd_sequences_are_safe(app: Flask, c: FlaskClient) -> None:
+    register_agent(c, "graph-builder")
+    stream, s1, s2 = Stream(app), sid(), sid()
+    # A stop without a start.
+    send(c, stop(s1, "g0", "graph-builder"))
+    assert status(c, "graph-builder") == "done"
+    (f,) = stream.all("agent_run_finished")
+    assert f["data"]["started"] is False and f["data"]["duration_ms"] is None
+    # A start after its own stop (out of order) changes nothing.
+    send(c, start(s1, "g0", "graph-builder"))
+    assert status(c, "graph-builder") == "done" and not stream.all("agent_run_started")
+    # Two sessions run the same agent at once: it is done only when both are.
+    send(c, start(s1, "g1", "graph-builder"))
+    send(c, start(s1, "g1", "graph-builder"))  # a duplicate
+    send(c, start(s2, "g2", "graph-builder"))
+    assert len(stream.all("agent_run_started")) == 2
+    send(c, stop(s1, "g1", "graph-builder"))
+    assert status(c, "graph-builder") == "running"
+    send(c, stop(s1, "g1", "graph-builder"))  # a duplicate
+    send(c, stop(s2, "g2", "graph-builder"))
+    assert status(c, "graph-builder") == "done"
+    assert len(stream.all("agent_run_finished")) == 3
+    assert len(stream.all("agent_run_started")) == 2
+    # 2.1.197 sends agent_type "" on a SubagentStop when it lost the name: the run's own is used.
+    send(c, start(s1, "g4", "graph-builder"))
+    send(c, stop(s1, "g4", ""))
+    assert status(c, "graph-builder") == "done"
+    assert stream.all("agent_run_finished")[-1]["data"]["agent_type"] == "graph-builder"
+    # A PostToolUse without its Pre: its own duration_ms, or none; a duplicate Post is one event.
+    send(c, post(s1, "Bash", "toolu_lonely", duration_ms=42))
+    send(c, post(s1, "Bash", "toolu_lonely", duration_ms=42))
+    send(c, post(s1, "Grep", "toolu_nodur"))
+    lonely, nodur = (e["data"] for e in stream.all("tool_call"))
+    assert lonely["duration_ms"] == 42 and lonely["matched_pre"] is False and nodur["duration_ms"] is None
+    # A tool call inside a run PAS never saw start (PAS was down at SubagentStart): the run starts there.
+    send(c, pre(s2, "Read", "toolu_g3", inside=("g3", "graph-builder")))
+    assert status(c, "graph-builder") == "running"
+    assert stream.all("agent_run_started")[-1]["data"]["implicit"] is True
+    # A failed tool call.
+    send(c, {**post(s2, "Read", "toolu_g3", inside=("g3", "graph-builder")), "hook_event_name": "PostToolUseFailure",
+             "error": "boom"})  # fmt: skip
+    assert stream.all("tool_call")[-1]["data"]["status"] == "error"
+
+
+def test_an_agent_type_with_no_catalogue_record_is_followed_but_never_registered(app: Flask, c: FlaskClient) -> None:
+    stream, s = Stream(app), sid()
+    send(c, start(s, "x1", "general-purpose"))
+    assert c.get(f"{REG}/services/agent-general-purpose").status_code == 404
+    (e,) = stream.all("agent_run_started")
+    assert e["data"]["registered"] is False and e["data"]["service_id"] is None and e["data"]["session_id"] == s
+    assert c.get("http://localhost:6119/health").json["running_agents"] >= 1
+    send(c, stop(s, "x1", "general-purpose"))
+    assert c.get(f"{REG}/discover", query_string={"type": "agent"}).json["items"] == []
+
+
+def test_pas_restarted_mid_session_carries_on_from_redis(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    first = create_app(settings, serve_socketio=False)
+    create_tables(first)
+    c1 = first.test_client()
+    register_agent(c1, "cleaner-normalizer")
+    s = sid()
+    send(c1, start(s, "n1", "cleaner-normalizer"))
+    send(c1, pre(s, "Bash", "toolu_n", inside=("n1", "cleaner-normalizer")))
+    first.extensions["redis"].close()
+    second = create_app(settings, serve_socketio=False)  # a new process: nothing in memory
+    c2 = second.test_client()
+    stream = Stream(second)
+    send(c2, post(s, "Bash", "toolu_n", inside=("n1", "cleaner-normalizer")))
+    assert stream.all("tool_call")[0]["data"]["matched_pre"] is True
+    send(c2, stop(s, "n1", "cleaner-normalizer"))
+    assert status(c2, "cleaner-normalizer") == "done"
+    second.extensions["redis"].close()
+
+
+def test_stop_and_session_end_finish_leftover_runs_after_the_grace(make_settings: Callable[..., Settings]) -> None:
+    import time
+
+    app = create_app(make_settings(pas_hook_grace_s=0.3), serve_socketio=False)
+    c = app.test_client()
+    register_agent(c, "corpus-auditor")
+    stream, s = Stream(app), sid()
+    send(c, start(s, "c1", "corpus-auditor"))
+    send(c, hook(s, "Stop", stop_hook_active=False, last_assistant_message=CANARY))
+    hooks = app.extensions["pas"].agent_hooks
+    hooks.sweep()
+    assert status(c, "corpus-auditor") == "running"  # within the grace
+    time.sleep(0.4)
+    send(c, hook(s, "SessionEnd", reason="other"))  # keeps the Stop's deadline
+    hooks.sweep()
+    hooks.sweep()  # twice: harmless
+    assert status(c, "corpus-auditor") == "done"
+    (f,) = stream.all("agent_run_finished")
+    assert f["data"]["reason"] == "session_closed"
+    assert [e["data"]["status"] for e in stream.all("session_update")] == ["open", "idle", "ended", "closed"]
+    assert c.get("http://localhost:6119/health").json["open_sessions"] == 0
+    # A session that comes back (the user's next prompt) is open again.
+    send(c, pre(s, "Read", "toolu_back"))
+    assert stream.all("session_update")[-1]["data"]["status"] == "open"
+    app.extensions["redis"].close()
+
+
+def test_unknown_fields_and_events_are_accepted_and_ignored(app: Flask, c: FlaskClient) -> None:
+    s = sid()
+    future = {"effort": {"level": "high"}, "scratchpad_dir": "/tmp/x", "brand_new_field": [1, {"a": None}]}
+    assert send(c, {**pre(s, "Read", "toolu_f"), **future}) == {}
+    assert send(c, {**post(s, "Read", "toolu_f"), **future}) == {}
+    for event in ("Notification", "UserPromptSubmit", "PreCompact", "TeammateIdle"):
+        assert send(c, {**hook(s, event), "message": CANARY, "prompt": CANARY}) == {}
+    nested = agent_call(s, "toolu_n", "x", "n9")
+    nested["tool_response"]["usage"]["new_counter"] = 5
+    assert send(c, nested) == {}
+    assert CANARY not in stored_text(app)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": "t"}, "session_id"),
+        ({"session_id": "s", "tool_name": "Read", "tool_use_id": "t"}, "hook_event_name"),
+        ({"session_id": "s", "hook_event_name": "SubagentStart", "agent_id": "a"}, "agent_type"),
+        ({"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": 7}, "tool_use_id"),
+        (
+            {
+                "session_id": "s",
+                "hook_event_name": "PostToolUse",
+                "tool_name": "Read",
+                "tool_use_id": "t",
+                "duration_ms": "fast",
+            },
+            "duration_ms",
+        ),
+        ({"session_id": "s\u202e", "hook_event_name": "Stop"}, "session_id"),
+        ({"session_id": "", "hook_event_name": "Stop"}, "session_id"),
+        ({"session_id": 5, "hook_event_name": "Whatever"}, "session_id"),
+        (
+            {
+                "session_id": "s",
+                "hook_event_name": "PreToolUse",
+                "tool_name": "Read",
+                "tool_use_id": "t",
+                "tool_input": "rm -rf /",
+            },
+            "tool_input",
+        ),
+    ],
+)
+def test_malformed_hooks_are_422_naming_the_field_and_change_nothing(
+    app: Flask, c: FlaskClient, body: dict[str, Any], field: str
+) -> None:
+    before = stored_text(app)
+    r = c.post(HOOK, json=body)
+    assert r.status_code == 422 and r.json["field"] == field, r.json
+    assert stored_text(app) == before
+
+
+def test_a_malformed_agent_report_is_422_before_anything_is_written(app: Flask, c: FlaskClient) -> None:
+    s = sid()
+    body = agent_call(s, "toolu_bad", "x", "b1")
+    body["tool_response"]["usage"]["input_tokens"] = "lots"
+    before = stored_text(app)
+    r = c.post(HOOK, json=body)
+    assert r.status_code == 422 and r.json["field"] == "tool_response.usage.input_tokens", r.json
+    assert stored_text(app) == before
+    for raw, code in ((b"{not json", 400), (b"[1, 2]", 422), (b'"PreToolUse"', 422)):
+        r = c.post(HOOK, data=raw, content_type="application/json")
+        assert r.status_code == code and r.is_json
+    assert c.post(HOOK, data="a=1", content_type="application/x-www-form-urlencoded").status_code == 415
+
+
+def _governed_app(make_settings: Callable[..., Settings], root: Path | None) -> Flask:
+    app = create_app(make_settings(pas_transcript_root=root), serve_socketio=False)
+    create_tables(app)
+    return app
+
+
+def _messages_after_usage(app: Flask, transcript: str, agent: str = "tlc-domain-classifier") -> list[str]:
+    c, s, run = app.test_client(), sid(), f"t-{uuid.uuid4().hex[:6]}"
+    send(c, start(s, run, agent))
+    send(c, stop(s, run, agent, transcript=transcript))
+    send(c, agent_call(s, f"toolu_{run}", agent, run))
+    return app.extensions["pas"].token_governor._store.messages(agent, run)
+
+
+def test_a_transcript_path_is_read_only_under_the_configured_root(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    root, outside = tmp_path / "transcripts", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    line = json.dumps({"message": {"role": "assistant", "content": f"the build key is {CANARY}"}})
+    (outside / "secret.jsonl").write_text(line + "\n")
+    (root / "ok.jsonl").write_text(json.dumps({"message": {"role": "assistant", "content": "chunked 40 files"}}))
+    (root / "link.jsonl").symlink_to(outside / "secret.jsonl")
+    hostile = [str(outside / "secret.jsonl"), str(root / ".." / "elsewhere" / "secret.jsonl"),
+               str(root / "link.jsonl"), "../elsewhere/secret.jsonl", "/etc/passwd", str(root),
+               str(root / "missing.jsonl"), f"{root}/ok.jsonl\x00"]  # fmt: skip
+    app = _governed_app(make_settings, root)
+    for path in hostile:
+        assert not any(CANARY in m or "root:" in m for m in _messages_after_usage(app, path)), path
+    assert any("chunked 40 files" in m for m in _messages_after_usage(app, str(root / "ok.jsonl")))
+    assert any("chunked 40 files" in m for m in _messages_after_usage(app, "ok.jsonl"))  # relative to the root
+    app.extensions["redis"].close()
+    unset = _governed_app(make_settings, None)  # no root configured: never read, not even the good one
+    assert _messages_after_usage(unset, str(root / "ok.jsonl")) == []
+    unset.extensions["redis"].close()
+
+
+def test_with_a_token_set_the_hook_endpoint_needs_it(make_settings: Callable[..., Settings]) -> None:
+    token = "hook-canary-token-91"
+    app = create_app(make_settings(pas_api_token=token), serve_socketio=False)
+    c, body = app.test_client(), hook(sid(), "Stop")
+    for url in (HOOK, "/api/agent-router/hooks/claude-code"):
+        r = c.post(url, json=body)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+        assert c.post(url, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert c.get("http://localhost:6119/health").status_code == 200  # reads stay open
+    app.extensions["redis"].close()
+
+
+def test_health_on_both_ports_and_the_routes_still_to_come(c: FlaskClient) -> None:
+    legacy, main = c.get("http://localhost:6119/health"), c.get("/api/agent-router/health")
+    for r in (legacy, main):
+        assert r.status_code == 200
+        body = r.json
+        assert body["status"] == "ok" and body["service"] == "agent_router" and body["port"] == 6119
+        assert body["timestamp"].endswith("Z") and isinstance(body["cached_agents"], int)
+    assert '"status":"ok"' in legacy.text
+    assert c.post("/api/agent-router/hooks/claude-code", json=hook(sid(), "Stop")).status_code == 200
+    assert c.post("http://localhost:6119/discover", json={}).status_code == 501
+    assert c.get("http://localhost:6119/stats").json["error"] == "not_implemented"
+    assert c.get("http://localhost:6119/").json["status"] == "ok"
