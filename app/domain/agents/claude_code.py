@@ -19,11 +19,14 @@ from config.settings import Settings
 from contracts.agents import AgentConfig
 
 HOOK_PATH = "/api/agent-router/hooks/claude-code"
-# Events Claude Code 2.1.x fires for `http` hooks; SessionStart fires only for `command` hooks.
-HTTP_EVENTS = ("PreToolUse", "PostToolUse", "SubagentStart", "SubagentStop", "Stop", "SessionEnd")
+# Events Claude Code 2.1.x fires for `http` hooks; SessionStart fires only for `command` hooks. A tool call that
+# fails ends in PostToolUseFailure instead of PostToolUse.
+HTTP_EVENTS = (
+    "PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart", "SubagentStop", "Stop", "SessionEnd",
+)  # fmt: skip
 COMMAND_EVENTS = ("SessionStart",)
 # Events whose matcher selects what fires (tool name, agent type): "*" matches all. The others take none.
-MATCHED_EVENTS = frozenset({"PreToolUse", "PostToolUse", "SubagentStart", "SubagentStop"})
+MATCHED_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart", "SubagentStop"})
 # Seconds. PAS answers in milliseconds; a PAS that is down or stalled must never hold Claude Code up.
 HTTP_TIMEOUT_S = 1
 COMMAND_TIMEOUT_S = 3
