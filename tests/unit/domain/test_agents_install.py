@@ -21,7 +21,10 @@ from app.domain.agents.catalogue import Catalogue, CatalogueError, load_catalogu
 from tests.support import BIN, ROOT, free_port
 
 URL = claude_code.hook_url("http://127.0.0.1:6100")
-EVENTS = {"SessionStart", "PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart", "SubagentStop", "Stop", "SessionEnd"}
+EVENTS = {
+    "SessionStart", "PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart", "SubagentStop", "Stop",
+    "SessionEnd",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
