@@ -34,7 +34,7 @@ def _hops() -> int:
 
 
 @bp.post("/route")
-@doc(json=RouteRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS, mutating=True)
+@doc(json=RouteRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS)
 def route() -> Response:
     """Resolve by requirements and policy, call the upstream (retries, fallback), answer with its response and
     the cost. No payload = a dry run."""
@@ -42,7 +42,7 @@ def route() -> Response:
 
 
 @bp.post("/invoke")
-@doc(json=InvokeRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS, mutating=True)
+@doc(json=InvokeRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS)
 def invoke() -> Response:
     """Invoke a model by target (name, or required capabilities) under a policy."""
     return respond(gateway_requests.invoke(svc().gateway, parse(InvokeRequest), _hops()))
@@ -63,7 +63,7 @@ def receipts(run_id: str) -> Response:
 
 
 @bp.post("/budget")
-@doc(json=BudgetSetRequest, resp={200: BudgetSetResponse}, tags=TAGS, mutating=True)
+@doc(json=BudgetSetBody, query_or_body=BudgetSetBody, resp={200: BudgetSetResponse}, tags=TAGS)
 def set_budget() -> Response:
     """Set a run's (or an agent's) budget in USD: query `run_id`, `budget_usd` or the JSON body."""
     fields: dict[str, object] = {k: v for k, v in request.args.items() if k in ("run_id", "agent", "budget_usd")}
