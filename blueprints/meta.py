@@ -37,13 +37,13 @@ def _json(body: Any, status: int = 200) -> Response:
 def full_spec() -> dict[str, Any]:
     """The OpenAPI document of the running app (built once per app): spectree's, made to say what this server does
     in its mode — see describe_mode()."""
-    spec = current_app.extensions.get("pas_openapi")
+    spec: dict[str, Any] | None = current_app.extensions.get("pas_openapi")
     if spec is None:
         settings = current_app.extensions["settings"]
         spec = current_app.extensions["pas_openapi"] = describe_mode(
             copy.deepcopy(api.spec), current_app, secured=settings.pas_api_token is not None
         )
-    return spec  # type: ignore[no-any-return]
+    return spec
 
 
 def _path(rule: str) -> str:

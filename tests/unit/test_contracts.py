@@ -164,7 +164,7 @@ def test_an_integral_float_is_an_integer_and_nothing_else_is(value: object, ok: 
     from contracts.registry import HeartbeatRequest
     from contracts.resource_manager import ResourceRequest
 
-    cases = [
+    cases: list[tuple[type[BaseModel], dict, str]] = [
         (ProviderRegisterRequest, {**GOOD["provider_registration"], "context_window": value}, "provider_registration"),
         (HeartbeatRequest, {"service_id": "m", "queue_depth": value}, "service_heartbeat"),
         (SelectRequest, {"requirements": {"context_window": value}}, "provider_select"),
