@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from spectree import Response as SpecResponse
 from spectree import SpecTree
 from werkzeug.exceptions import UnsupportedMediaType
 
+from app.domain.errors import InvalidInput
 from app.wiring import Services, services
 from contracts.common import ErrorBody
 
@@ -107,7 +108,16 @@ def parse_optional(model: type[M]) -> M:
 
 
 def parse_query(model: type[M]) -> M:
+    """Query parameters as `model`: a parameter the model declares may appear once (`?limit=1&limit=2` is 422
+    naming it, not the first silently taken); unknown parameters are ignored."""
+    single_query_values(model.model_fields)
     return model.model_validate(request.args.to_dict())
+
+
+def single_query_values(names: Iterable[str]) -> None:
+    for name in names:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidInput(f"query parameter {name!r} is given more than once", field=name)
 
 
 def respond(body: BaseModel, status: int = 200) -> Response:

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 
 from app.domain.gateway import requests as gateway_requests
 from app.domain.gateway.upstream import HOPS_HEADER, parse_hops
-from blueprints._http import doc, parse, parse_query, respond, svc
+from blueprints._http import doc, parse, parse_query, respond, single_query_values, svc
 from contracts.common import ErrorBody
 from contracts.gateway import (
     BudgetSetBody,
@@ -66,6 +66,7 @@ def receipts(run_id: str) -> Response:
 @doc(json=BudgetSetBody, query_or_body=BudgetSetBody, resp={200: BudgetSetResponse}, tags=TAGS)
 def set_budget() -> Response:
     """Set a run's (or an agent's) budget in USD: query `run_id`, `budget_usd` or the JSON body."""
+    single_query_values(("run_id", "agent", "budget_usd"))
     fields: dict[str, object] = {k: v for k, v in request.args.items() if k in ("run_id", "agent", "budget_usd")}
     raw = request.get_data()
     if raw.strip():

@@ -17,7 +17,7 @@ from app.domain.errors import NotImplementedYet
 from app.http_hooks import MUTATING
 from blueprints._http import DocInfo, api, respond, svc
 from config.ports import SERVICES, ServicePort
-from contracts.common import ServiceIndex
+from contracts.common import ErrorBody, ServiceIndex
 
 VERSION = "0.1.0"
 BUILT = {
@@ -44,6 +44,12 @@ def full_spec() -> dict[str, Any]:
             copy.deepcopy(api.spec), current_app, secured=settings.pas_api_token is not None
         )
     return spec
+
+
+FRONT_DOOR = {
+    "414": "URI Too Long: the request line is over gunicorn's limit (4094 bytes)",
+    "431": "Request Header Fields Too Large: a header is over gunicorn's limit",
+}
 
 
 def _path(rule: str) -> str:
@@ -73,6 +79,8 @@ def describe_mode(spec: dict[str, Any], app: Flask, *, secured: bool) -> dict[st
             if info is None or op is None:
                 continue
             responses = op["responses"]
+            for code, what in FRONT_DOOR.items():  # gunicorn answers these before PAS sees the request
+                responses.setdefault(code, {"description": what, "content": _json_ref(ErrorBody)})
             if "ValidationError" in json.dumps(responses.get("422", {})):
                 del responses["422"]
             if info.body_optional and "requestBody" in op:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from blueprints._http import doc, parse, parse_optional, parse_query, respond, svc
+from blueprints._http import doc, parse, parse_optional, parse_query, respond, single_query_values, svc
 from contracts.common import ErrorBody
 from contracts.token_governor import (
     ClearRequest,
@@ -60,6 +60,7 @@ def summaries() -> Response:
 def clear() -> Response:
     """Set an agent's context to 0 (agent and run_id in the query or the body)."""
     body = parse_optional(ClearRequest)
+    single_query_values(("agent", "run_id"))
     agent = body.agent or request.args.get("agent")
     run_id = body.run_id or request.args.get("run_id") or "default"
     return respond(svc().token_governor.clear(agent, run_id))
