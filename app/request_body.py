@@ -4,7 +4,8 @@ a Content-Length or chunked, and to PAS_BODY_TIMEOUT_S however slowly it arrives
 Why not leave it to werkzeug: on a chunked body its max_content_length stops reading at the limit and hands the
 view the first MAX bytes, so JSON padded with whitespace past the limit was served; and neither gunicorn nor
 werkzeug's dev server bounds how long a body read may block, so a client that announces 100 bytes and sends 5 holds
-its connection for as long as it likes. The refusals (413, 408, 400) answer in app/errors.py's JSON shape.
+its connection for as long as it likes. The refusals (413, 408, 400) answer in app/errors.py's JSON shape
+(OpenAI's under /v1).
 """
 
 from __future__ import annotations
@@ -135,7 +136,10 @@ class RequestBodyGuard:
             413: ("payload_too_large", "Request Entity Too Large",
                   f"the request body is over {self.max_bytes} bytes (PAS_MAX_BODY_BYTES)"),
         }[status]  # fmt: skip
-        body = json.dumps({"error": code, "detail": detail}, separators=(",", ":")).encode()
+        shape: dict[str, Any] = {"error": code, "detail": detail}
+        if str(environ.get("PATH_INFO", "")).startswith("/v1/"):  # the OpenAI surface answers in OpenAI's shape
+            shape = {"error": {"message": detail, "type": code, "param": None, "code": code}}
+        body = json.dumps(shape, separators=(",", ":")).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         if drain is None:  # the connection is not fit for another request
             headers.append(("Connection", "close"))  # werkzeug honours it; gunicorn drops hop-by-hop headers …

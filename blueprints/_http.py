@@ -3,32 +3,41 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Response, current_app, request
 from pydantic import BaseModel
 from spectree import Response as SpecResponse
-from spectree import SecurityScheme, SpecTree
-from spectree.models import SecureType, SecuritySchemeData
+from spectree import SpecTree
 from werkzeug.exceptions import UnsupportedMediaType
 
+from app.domain.errors import InvalidInput
 from app.wiring import Services, services
 from contracts.common import ErrorBody
 
 M = TypeVar("M", bound=BaseModel)
 
-# Docs only (skip_validation): parse() below validates, so the error shape is ours (API-CONTRACT §3).
+# Docs only (skip_validation): parse() below validates, so the error shape is ours (API-CONTRACT §3). The bearer
+# scheme, `security` and the 401 answers depend on the running mode: blueprints/meta.py adds them when
+# PAS_API_TOKEN is set (the guard in app/http_hooks.py covers every POST/PUT/PATCH/DELETE).
 api = SpecTree(
     "flask",
     mode="strict",
     title="PAS — Polyglot Agent Swarm control plane",
     version="0.1.0",
     annotations=False,
-    security_schemes=[
-        SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")),
-    ],
 )
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    """What the OpenAPI document needs to know about a view beyond spectree's metadata (read by meta.py)."""
+
+    errors: type[BaseModel]  # the shape of every error this view answers
+    body_optional: bool  # an empty body (or none) is valid: parse_optional()
+    query: type[BaseModel] | None  # fields that may come from the query string instead of the JSON body
 
 
 def doc(
@@ -37,27 +46,29 @@ def doc(
     query: type[BaseModel] | None = None,
     resp: dict[int, type[BaseModel] | None] | None = None,
     tags: tuple[str, ...] = (),
-    mutating: bool = False,
+    errors: type[BaseModel] = ErrorBody,
+    body_optional: bool = False,
+    query_or_body: type[BaseModel] | None = None,
 ) -> Any:
-    """Declares an endpoint's wire shapes for the OpenAPI document, from the same models parse() uses."""
+    """Declares an endpoint's wire shapes for the OpenAPI document, from the same models parse() uses.
+    `query_or_body`: the body's fields may instead come from the query string (documented as optional query
+    parameters; the body is then optional too)."""
     codes: dict[str, Any] = {f"HTTP_{code}": model for code, model in (resp or {}).items()}
-    if json is not None or query is not None:
-        codes.setdefault("HTTP_422", ErrorBody)
+    if json is not None or query is not None or query_or_body is not None:
+        codes.setdefault("HTTP_422", errors)
     if json is not None:
-        codes.setdefault("HTTP_400", ErrorBody)
-        codes.setdefault("HTTP_415", ErrorBody)
-        codes.setdefault("HTTP_413", ErrorBody)
-    if mutating:
-        codes.setdefault("HTTP_401", ErrorBody)
+        codes.setdefault("HTTP_400", errors)
+        codes.setdefault("HTTP_415", errors)
+        codes.setdefault("HTTP_413", errors)
     documented = api.validate(
         json=json,
-        query=query,
+        query=query or query_or_body,
         resp=SpecResponse(**codes),
         tags=list(tags),
         skip_validation=True,
         validation_error_status=422,
-        security={"bearer": []} if mutating else None,
     )
+    info = DocInfo(errors=errors, body_optional=body_optional or query_or_body is not None, query=query_or_body)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         # The route calls the view itself; spectree finds its metadata through __wrapped__ (docs only, no
@@ -69,6 +80,7 @@ def doc(
             return func(*args, **kwargs)
 
         view.__wrapped__ = wrapper
+        view.pas_doc = info  # type: ignore[attr-defined]
         return view
 
     return decorate
@@ -96,7 +108,16 @@ def parse_optional(model: type[M]) -> M:
 
 
 def parse_query(model: type[M]) -> M:
+    """Query parameters as `model`: a parameter the model declares may appear once (`?limit=1&limit=2` is 422
+    naming it, not the first silently taken); unknown parameters are ignored."""
+    single_query_values(model.model_fields)
     return model.model_validate(request.args.to_dict())
+
+
+def single_query_values(names: Iterable[str]) -> None:
+    for name in names:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidInput(f"query parameter {name!r} is given more than once", field=name)
 
 
 def respond(body: BaseModel, status: int = 200) -> Response:

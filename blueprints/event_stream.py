@@ -26,7 +26,7 @@ def health() -> Response:
 
 
 @bp.post("/broadcast")
-@doc(json=BroadcastRequest, resp={200: BroadcastResponse}, tags=TAGS, mutating=True)
+@doc(json=BroadcastRequest, resp={200: BroadcastResponse}, tags=TAGS)
 def broadcast() -> Response:
     """Publish an external event to every client (and the replay window)."""
     return respond(svc().event_stream.broadcast(parse(BroadcastRequest)))

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 
 from app.domain.gateway import requests as gateway_requests
 from app.domain.gateway.upstream import HOPS_HEADER, parse_hops
-from blueprints._http import doc, parse, parse_query, respond, svc
+from blueprints._http import doc, parse, parse_query, respond, single_query_values, svc
 from contracts.common import ErrorBody
 from contracts.gateway import (
     BudgetSetBody,
@@ -34,7 +34,7 @@ def _hops() -> int:
 
 
 @bp.post("/route")
-@doc(json=RouteRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS, mutating=True)
+@doc(json=RouteRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS)
 def route() -> Response:
     """Resolve by requirements and policy, call the upstream (retries, fallback), answer with its response and
     the cost. No payload = a dry run."""
@@ -42,7 +42,7 @@ def route() -> Response:
 
 
 @bp.post("/invoke")
-@doc(json=InvokeRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS, mutating=True)
+@doc(json=InvokeRequest, resp={200: RouteResponse, **CALL_ERRORS}, tags=TAGS)
 def invoke() -> Response:
     """Invoke a model by target (name, or required capabilities) under a policy."""
     return respond(gateway_requests.invoke(svc().gateway, parse(InvokeRequest), _hops()))
@@ -63,9 +63,10 @@ def receipts(run_id: str) -> Response:
 
 
 @bp.post("/budget")
-@doc(json=BudgetSetRequest, resp={200: BudgetSetResponse}, tags=TAGS, mutating=True)
+@doc(json=BudgetSetBody, query_or_body=BudgetSetBody, resp={200: BudgetSetResponse}, tags=TAGS)
 def set_budget() -> Response:
     """Set a run's (or an agent's) budget in USD: query `run_id`, `budget_usd` or the JSON body."""
+    single_query_values(("run_id", "agent", "budget_usd"))
     fields: dict[str, object] = {k: v for k, v in request.args.items() if k in ("run_id", "agent", "budget_usd")}
     raw = request.get_data()
     if raw.strip():

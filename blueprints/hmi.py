@@ -149,7 +149,7 @@ def sequencer() -> Response:
 
 
 @bp.post("/api/action")
-@doc(json=ActionRequest, resp={200: ActionResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=ActionRequest, resp={200: ActionResponse, 404: ErrorBody}, tags=TAGS)
 def action() -> Response:
     """An operator action (Pause All / Resume All / pause or resume one agent / acknowledge an alert), audited."""
     return respond(svc().operations.act(parse(ActionRequest)))

@@ -18,7 +18,7 @@ class KillBody(KillRequest):
 
 
 @bp.post("")
-@doc(json=JobCard, resp={201: JobRecord, 409: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=JobCard, resp={201: JobRecord, 409: ErrorBody}, tags=TAGS)
 def create() -> Response:
     """Reserve the card's resources and enqueue its task; 409 when the resources are not there."""
     return respond(svc().jobs.create(parse(JobCard)), 201)
@@ -39,7 +39,7 @@ def get_job(job_id: str) -> Response:
 
 
 @bp.post("/<job_id>/kill")
-@doc(json=KillBody, resp={200: KillResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=KillBody, resp={200: KillResponse, 404: ErrorBody}, tags=TAGS, body_optional=True)
 def kill(job_id: str) -> Response:
     """Revoke the job's task (terminating it) and mark its reservations killed."""
     body = parse_optional(KillBody)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from offapi import OpenAPITemplate
+from pydantic import BaseModel
 
 from app.dispatch import LEGACY_PORT
 from app.domain.errors import NotImplementedYet
-from blueprints._http import api, respond, svc
+from app.http_hooks import MUTATING
+from blueprints._http import DocInfo, api, respond, svc
 from config.ports import SERVICES, ServicePort
-from contracts.common import ServiceIndex
+from contracts.common import ErrorBody, ServiceIndex
 
 VERSION = "0.1.0"
 BUILT = {
@@ -34,7 +37,70 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def full_spec() -> dict[str, Any]:
-    return api.spec  # type: ignore[no-any-return]
+    """The OpenAPI document of the running app (built once per app): spectree's, made to say what this server does
+    in its mode — see describe_mode()."""
+    spec: dict[str, Any] | None = current_app.extensions.get("pas_openapi")
+    if spec is None:
+        settings = current_app.extensions["settings"]
+        spec = current_app.extensions["pas_openapi"] = describe_mode(
+            copy.deepcopy(api.spec), current_app, secured=settings.pas_api_token is not None
+        )
+    return spec
+
+
+FRONT_DOOR = {
+    "414": "URI Too Long: the request line is over gunicorn's limit (4094 bytes)",
+    "431": "Request Header Fields Too Large: a header is over gunicorn's limit",
+}
+
+
+def _path(rule: str) -> str:
+    """A Flask rule as spectree writes it: /services/<path:service_id> → /services/{service_id}."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _json_ref(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{api.naming_strategy(model)}"}}}
+
+
+def describe_mode(spec: dict[str, Any], app: Flask, *, secured: bool) -> dict[str, Any]:
+    """What spectree cannot know: with PAS_API_TOKEN set, every POST/PUT/PATCH/DELETE (app/http_hooks.py's guard)
+    needs the bearer token and may answer 401 (with WWW-Authenticate); without it nothing does, and the document
+    declares no scheme at all. Bodies parse_optional() reads are optional; fields that may come from the query or
+    the body are optional in both; no view here answers spectree's own 422 (path parameters are not validated:
+    an unknown id is a 404)."""
+    spec.pop("security", None)
+    spec["components"].pop("securitySchemes", None)
+    if secured:
+        spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    for rule in app.url_map.iter_rules():
+        info: DocInfo | None = getattr(app.view_functions[rule.endpoint], "pas_doc", None)
+        ops = spec["paths"].get(_path(rule.rule), {})
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = ops.get(method.lower())
+            if info is None or op is None:
+                continue
+            responses = op["responses"]
+            for code, what in FRONT_DOOR.items():  # gunicorn answers these before PAS sees the request
+                responses.setdefault(code, {"description": what, "content": _json_ref(ErrorBody)})
+            if "ValidationError" in json.dumps(responses.get("422", {})):
+                del responses["422"]
+            if info.body_optional and "requestBody" in op:
+                op["requestBody"]["required"] = False
+            if info.query is not None:
+                for param in op.get("parameters", []):
+                    if param.get("in") == "query":
+                        param["required"] = False
+            if secured and method in MUTATING:
+                op["security"] = [{"bearer": []}]
+                responses["401"] = {
+                    "description": "Unauthorized: a valid `Authorization: Bearer <PAS_API_TOKEN>` header is required",
+                    "headers": {
+                        "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}
+                    },
+                    "content": _json_ref(info.errors),
+                }
+    return spec
 
 
 def service_spec(service: ServicePort) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from app.domain.errors import PasError
 from app.domain.gateway import requests as gateway_requests
@@ -16,9 +18,9 @@ from app.domain.gateway.pricing import estimate_prompt_tokens
 from app.domain.gateway.upstream import HOPS_HEADER, parse_hops
 from app.errors import status_for, validation_body
 from blueprints._http import doc, parse, respond, svc
-from contracts.common import ErrorBody
-from contracts.gateway import ChatCompletionRequest, ModelList
+from contracts.gateway import ChatCompletionRequest, ModelList, OpenAIErrorBody
 
+log = logging.getLogger("pas.errors")
 bp = Blueprint("openai_api", __name__, url_prefix="/v1")
 TAGS = ("openai",)
 
@@ -37,6 +39,33 @@ def _validation(exc: ValidationError) -> Response:
     return _openai_error(status, body["detail"], body["error"], body.get("field"))
 
 
+@bp.errorhandler(HTTPException)
+def _http(exc: HTTPException) -> Response:
+    """The bearer guard's 401, 405, 413, 415 … in OpenAI's shape, with the exception's own headers (Allow …)."""
+    status = exc.code or 500
+    kind = {401: "unauthorized", 405: "method_not_allowed", 413: "payload_too_large",
+            415: "unsupported_media_type"}.get(status, (exc.name or "error").lower().replace(" ", "_"))  # fmt: skip
+    resp = _openai_error(status, exc.description or exc.name, kind)
+    for k, v in exc.get_headers():
+        if k.lower() != "content-type":
+            resp.headers[k] = v
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = "Bearer"
+    return resp
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    """app/errors.py's last resort (503 when Redis is unreachable, else a logged 500), in OpenAI's shape."""
+    import redis
+
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        log.warning("store_unavailable", extra={"error": type(exc).__name__})
+        return _openai_error(503, "Redis is unreachable", "store_unavailable")
+    log.exception("unhandled_error", extra={"error": type(exc).__name__})
+    return _openai_error(500, "unexpected server error (logged)", "internal_error")
+
+
 @bp.errorhandler(PasError)
 def _pas(exc: PasError) -> Response:
     upstream = getattr(exc, "upstream", None)
@@ -47,8 +76,8 @@ def _pas(exc: PasError) -> Response:
 
 
 @bp.post("/chat/completions")
-@doc(json=ChatCompletionRequest, resp={200: None, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody,
-                                       508: ErrorBody}, tags=TAGS, mutating=True)  # fmt: skip
+@doc(json=ChatCompletionRequest, resp={200: None, **{c: OpenAIErrorBody for c in (404, 409, 429, 502, 503, 504, 508)}},
+     errors=OpenAIErrorBody, tags=TAGS)  # fmt: skip
 def chat_completions() -> Response:
     """OpenAI chat completions, routed, retried and receipted; `stream: true` answers server-sent events."""
     req = parse(ChatCompletionRequest)
@@ -79,7 +108,7 @@ def chat_completions() -> Response:
 
 
 @bp.get("/models")
-@doc(resp={200: ModelList}, tags=TAGS)
+@doc(resp={200: ModelList}, errors=OpenAIErrorBody, tags=TAGS)
 def models() -> Response:
     """Every name `model` may take: providers, their models, and capabilities."""
     return respond(gateway_requests.model_list(svc().gateway.router, int(time.time())))

@@ -24,8 +24,7 @@ TAGS = ("provider-router",)
 
 
 @bp.post("/register")
-@doc(json=ProviderRegisterRequest, resp={200: ProviderRegisterResponse, 201: ProviderRegisterResponse}, tags=TAGS,
-     mutating=True)  # fmt: skip
+@doc(json=ProviderRegisterRequest, resp={200: ProviderRegisterResponse, 201: ProviderRegisterResponse}, tags=TAGS)
 def register() -> Response:
     """Register or update a provider by name (an OpenAI-compatible endpoint); registering again reactivates."""
     result = svc().provider_router.register(parse(ProviderRegisterRequest))
@@ -47,14 +46,14 @@ def provider(name: str) -> Response:
 
 
 @bp.delete("/providers/<name>")
-@doc(resp={200: ProviderDeactivated, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(resp={200: ProviderDeactivated, 404: ErrorBody}, tags=TAGS)
 def deactivate(name: str) -> Response:
     """Deactivate a provider (kept and listed; registering it again reactivates it)."""
     return respond(svc().provider_router.deactivate(name))
 
 
 @bp.post("/select")
-@doc(json=SelectRequest, resp={200: SelectResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=SelectRequest, resp={200: SelectResponse, 404: ErrorBody}, tags=TAGS)
 def select() -> Response:
     """Choose a provider: the winner, ranked alternatives, the reason, and why others were left out."""
     return respond(svc().provider_router.select(parse(SelectRequest)))

@@ -25,7 +25,7 @@ TAGS = ("registry",)
 
 
 @bp.post("/register")
-@doc(json=RegisterRequest, resp={201: RegisterResponse, 200: RegisterResponse}, tags=TAGS, mutating=True)
+@doc(json=RegisterRequest, resp={201: RegisterResponse, 200: RegisterResponse}, tags=TAGS)
 def register() -> Response:
     """Register or update (upsert) a service; counts as a heartbeat."""
     result = svc().registry.register(parse(RegisterRequest))
@@ -37,7 +37,6 @@ def register() -> Response:
     json=HeartbeatRequest,
     resp={200: HeartbeatResponse, 404: ErrorBody, 409: ErrorBody},
     tags=TAGS,
-    mutating=True,
 )
 def heartbeat() -> Response:
     """Report liveness (server clock) and optional metrics."""
@@ -66,14 +65,14 @@ def get_service(service_id: str) -> Response:
 
 
 @bp.post("/promote")
-@doc(json=PromoteRequest, resp={200: PromoteResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=PromoteRequest, resp={200: PromoteResponse, 404: ErrorBody}, tags=TAGS)
 def promote() -> Response:
     """Move every instance of a service name from one role to another."""
     return respond(svc().registry.promote(parse(PromoteRequest)))
 
 
 @bp.post("/deregister")
-@doc(json=DeregisterRequest, resp={200: Success, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=DeregisterRequest, resp={200: Success, 404: ErrorBody}, tags=TAGS)
 def deregister() -> Response:
     """Remove a service from the registry."""
     return respond(svc().registry.deregister(parse(DeregisterRequest).service_id))

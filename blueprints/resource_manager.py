@@ -27,7 +27,7 @@ TAGS = ("resource-manager",)
 
 
 @bp.post("/reserve")
-@doc(json=ResourceRequest, resp={201: ReserveGranted, 409: ReserveDenied}, tags=TAGS, mutating=True)
+@doc(json=ResourceRequest, resp={201: ReserveGranted, 409: ReserveDenied}, tags=TAGS)
 def reserve() -> Response:
     """Reserve resources and ports for a job: all or nothing."""
     result = svc().resource_manager.reserve(parse(ResourceRequest))
@@ -35,14 +35,14 @@ def reserve() -> Response:
 
 
 @bp.post("/release")
-@doc(json=ReleaseRequest, resp={200: ReleaseResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=ReleaseRequest, resp={200: ReleaseResponse, 404: ErrorBody}, tags=TAGS)
 def release() -> Response:
     """Release one reservation, or every active one of a job."""
     return respond(svc().resource_manager.release(parse(ReleaseRequest)))
 
 
 @bp.post("/kill")
-@doc(json=KillRequest, resp={200: KillResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=KillRequest, resp={200: KillResponse, 404: ErrorBody}, tags=TAGS)
 def kill() -> Response:
     """Kill a job: its reservations are marked killed and its tasks revoked."""
     req = parse(KillRequest)
@@ -57,7 +57,7 @@ def quotas() -> Response:
 
 
 @bp.post("/quotas/update")
-@doc(json=QuotaUpdateRequest, resp={200: QuotaUpdateResponse, 409: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=QuotaUpdateRequest, resp={200: QuotaUpdateResponse, 409: ErrorBody}, tags=TAGS)
 def update_quota() -> Response:
     """Change a resource's capacity (never below what is allocated)."""
     return respond(svc().resource_manager.update_quota(parse(QuotaUpdateRequest)))

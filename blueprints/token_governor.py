@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from blueprints._http import doc, parse, parse_optional, parse_query, respond, svc
+from blueprints._http import doc, parse, parse_optional, parse_query, respond, single_query_values, svc
 from contracts.common import ErrorBody
 from contracts.token_governor import (
     ClearRequest,
@@ -27,7 +27,7 @@ TAGS = ("token-governor",)
 
 
 @bp.post("/track")
-@doc(json=TrackRequest, resp={200: TrackResponse}, tags=TAGS, mutating=True)
+@doc(json=TrackRequest, resp={200: TrackResponse}, tags=TAGS)
 def track() -> Response:
     """Report an agent's context use; warns at the target ratio, breaches (and summarizes) at the hard max."""
     return respond(svc().token_governor.track(parse(TrackRequest)))
@@ -42,7 +42,7 @@ def status() -> Response:
 
 
 @bp.post("/summarize")
-@doc(json=SummarizeRequest, resp={200: SummarizeResponse, 404: ErrorBody, 504: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=SummarizeRequest, resp={200: SummarizeResponse, 404: ErrorBody, 504: ErrorBody}, tags=TAGS)
 def summarize() -> Response:
     """Summarize now (waits for the worker): the file exists and the context is 0 when this returns."""
     return respond(svc().token_governor.summarize(parse(SummarizeRequest)))
@@ -56,10 +56,11 @@ def summaries() -> Response:
 
 
 @bp.post("/clear")
-@doc(json=ClearRequest, resp={200: ClearResponse, 404: ErrorBody}, tags=TAGS, mutating=True)
+@doc(json=ClearRequest, query_or_body=ClearRequest, resp={200: ClearResponse, 404: ErrorBody}, tags=TAGS)
 def clear() -> Response:
     """Set an agent's context to 0 (agent and run_id in the query or the body)."""
     body = parse_optional(ClearRequest)
+    single_query_values(("agent", "run_id"))
     agent = body.agent or request.args.get("agent")
     run_id = body.run_id or request.args.get("run_id") or "default"
     return respond(svc().token_governor.clear(agent, run_id))

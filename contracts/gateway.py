@@ -231,6 +231,20 @@ class ModelEntry(Body):
     owned_by: str
 
 
+class OpenAIErrorDetail(Body):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(Body):
+    """Every error under /v1, in OpenAI's shape (what the official SDKs read); an upstream's own answer to a bad
+    request is relayed as it came, and OpenAI-compatible upstreams answer in this shape too."""
+
+    error: OpenAIErrorDetail
+
+
 class ModelList(Body):
     object: Literal["list"] = "list"
     data: list[ModelEntry]

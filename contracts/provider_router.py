@@ -17,14 +17,19 @@ ProviderSource = Literal["matrix", "api", "registry"]
 KEY_ENV_PATTERN = r"^(PAS_PROVIDER_KEY_[A-Z0-9_]{1,60}|OPENAI_API_KEY|ANTHROPIC_API_KEY|GEMINI_API_KEY|XAI_API_KEY)$"
 
 
+ENDPOINT_PATTERN = r"^https?://[^\x00-\x20\x7f/?#@]+(/[^\x00-\x20\x7f?#]*)?$"
+
+
 class ProviderRegisterRequest(Request):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@/-]+$")
     model: str = Field(min_length=1, max_length=200)
     context_window: int = Field(ge=1, le=2_000_000)
     cost_per_input_token: FiniteFloat = Field(ge=0, le=1)
     cost_per_output_token: FiniteFloat = Field(ge=0, le=1)
-    # An OpenAI base URL: PAS calls <endpoint>/chat/completions. The host must be PAS's own or allowlisted.
-    endpoint: str = Field(min_length=1, max_length=2000)
+    # An OpenAI base URL: PAS calls <endpoint>/chat/completions. The pattern is the shape (http(s), a host, no
+    # credentials, query or fragment); the host must also be allowlisted (PAS_UPSTREAM_ALLOWLIST) or one of PAS's
+    # own model services, and never PAS's own gateway ports (422 naming `endpoint` otherwise).
+    endpoint: str = Field(min_length=1, max_length=2000, pattern=ENDPOINT_PATTERN)
     features: list[str] = Field(default_factory=list, max_length=100)
     slo: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None

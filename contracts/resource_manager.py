@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from contracts.common import ID_PATTERN, Body, FiniteFloat, Query, Request
 
@@ -61,6 +61,15 @@ class ReserveDenied(Body):
 
 
 class ReleaseRequest(Request):
+    """Exactly one of `reservation_id` or `job_id`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}} for name in ("reservation_id", "job_id")
+            ]
+        }
+    )
     reservation_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=ID_PATTERN)
     job_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=ID_PATTERN)
 

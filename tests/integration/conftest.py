@@ -3,6 +3,7 @@ real Celery worker and beat as processes, all on the run's private Valkey and ke
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -87,14 +88,22 @@ def live(make_settings: Callable[..., Settings], artifacts: Path, upstreams: lis
         pas_gateway_backoff_s=0.01,
         pas_gateway_cooldown_s=2.0,
     )
+    with serve_live(settings, artifacts) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def serve_live(settings: Settings, artifacts: Path, *, worker_concurrency: int = 3) -> Iterator[Live]:
+    """The app on its main port and every legacy port (real HTTP servers), with a Celery worker and beat as
+    processes on the same Valkey and key prefix; stopped when the block ends."""
     app = create_app(settings)
     create_tables(app)
     env = settings_env(settings)
     logs = artifacts / "logs"
     worker = Proc(
         "worker",
-        [str(BIN / "celery"), "-A", "app.worker", "worker", "--pool", "prefork", "--concurrency", "3",
-         "--queues", settings.worker_queues, "--without-heartbeat", "--without-mingle",
+        [str(BIN / "celery"), "-A", "app.worker", "worker", "--pool", "prefork", "--concurrency",
+         str(worker_concurrency), "--queues", settings.worker_queues, "--without-heartbeat", "--without-mingle",
          "--without-gossip", "--loglevel", "INFO", "--hostname", f"{settings.pas_key_prefix}@%h"],
         env, logs,
     )  # fmt: skip
@@ -111,17 +120,19 @@ def live(make_settings: Callable[..., Settings], artifacts: Path, upstreams: lis
         threading.Thread(target=server.serve_forever, daemon=True).start()
     client = app.extensions["redis"]
     live = Live(app, settings, client, worker, beat)
-    # The monitor is live once beat's sweeps run in the worker.
-    wait_until(lambda: client.get(f"{settings.pas_key_prefix}:heartbeat_monitor:last_sweep"), 60, 0.2,
-               "the first sweep by beat + worker")  # fmt: skip
-    yield live
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-    beat.stop()
-    worker.stop()
-    if not worker.alive() and worker.p.returncode not in (0, -15, None):
-        print(worker.output()[-3000:])
+    try:
+        # The monitor is live once beat's sweeps run in the worker.
+        wait_until(lambda: client.get(f"{settings.pas_key_prefix}:heartbeat_monitor:last_sweep"), 60, 0.2,
+                   "the first sweep by beat + worker")  # fmt: skip
+        yield live
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        beat.stop()
+        worker.stop()
+        if not worker.alive() and worker.p.returncode not in (0, -15, None):
+            print(worker.output()[-3000:])
 
 
 @pytest.fixture

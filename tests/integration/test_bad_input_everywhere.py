@@ -49,3 +49,28 @@ def test_odd_values_in_every_field_of_register_never_500(app: Flask, value) -> N
     for field in [*base, "labels", "ctx_limit", "cost_hint", "heartbeat_interval_s", "ttl_s", "service_id"]:
         r = c.post("/api/registry/register", json={**base, field: value})
         assert r.status_code < 500, (field, value, r.data)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/alerts?limit=5&limit=6",
+        "/api/registry/discover?role=canary&role=staging",
+        "/api/resource-manager/reservations?limit=1&limit=2",
+        "/api/event-stream/events?after=1&after=2",
+    ],
+)
+def test_a_query_parameter_given_twice_is_422_not_the_first_taken(app: Flask, path: str) -> None:
+    """The schema says one value (found by Schemathesis: `?role=a&role=b` was served with the first)."""
+    r = app.test_client().get(path)
+    name = path.split("?")[1].split("=", maxsplit=1)[0]
+    assert r.status_code == 422 and r.json["field"] == name, r.get_data(as_text=True)
+    assert app.test_client().get(path.split("&", maxsplit=1)[0]).status_code == 200
+
+
+def test_budget_and_clear_refuse_a_query_field_given_twice(app: Flask) -> None:
+    client = app.test_client()
+    r = client.post("/api/gateway/budget?run_id=a&run_id=b&budget_usd=1")
+    assert r.status_code == 422 and r.json["field"] == "run_id", r.get_data(as_text=True)
+    r = client.post("/api/token-governor/clear?agent=a&agent=b")
+    assert r.status_code == 422 and r.json["field"] == "agent", r.get_data(as_text=True)

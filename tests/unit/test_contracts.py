@@ -163,6 +163,33 @@ def test_every_number_a_client_sends_fits_its_storage_exactly(model: type[BaseMo
         assert lower is not None and lower >= -MAX_SAFE_INT, f"{model.__qualname__}{where}: no safe lower bound"
 
 
+@pytest.mark.parametrize(("value", "ok"), [(343.0, True), (1e3, True), (343.5, False), ("343", False), (True, False),
+                                           (1e300, False)])  # fmt: skip
+def test_an_integral_float_is_an_integer_and_nothing_else_is(value: object, ok: bool) -> None:
+    """JSON Schema's `integer` takes 343.0 (one JSON number type): so does every integer field, top-level, optional,
+    nested or in a list; the committed schema and the model agree."""
+    from contracts.provider_router import ProviderRegisterRequest, SelectRequest
+    from contracts.registry import HeartbeatRequest
+    from contracts.resource_manager import ResourceRequest
+
+    cases: list[tuple[type[BaseModel], dict, str]] = [
+        (ProviderRegisterRequest, {**GOOD["provider_registration"], "context_window": value}, "provider_registration"),
+        (HeartbeatRequest, {"service_id": "m", "queue_depth": value}, "service_heartbeat"),
+        (SelectRequest, {"requirements": {"context_window": value}}, "provider_select"),
+        (ResourceRequest, {**GOOD["resource_request"], "ports": [value]}, "resource_request"),
+    ]
+    for model, body, name in cases:
+        if ok:
+            model.model_validate_json(json.dumps(body))
+            assert schema(name).is_valid(body), name
+        else:
+            with pytest.raises(ValidationError):
+                model.model_validate_json(json.dumps(body))
+            assert not schema(name).is_valid(body), name
+    got = ProviderRegisterRequest.model_validate_json(json.dumps(cases[0][1])).context_window if ok else None
+    assert got is None or (type(got) is int and got == value)
+
+
 ID_FIELDS = {"service_id", "agent", "run_id", "job_id", "reservation_id", "request_id", "parent_job_id"}
 
 
