@@ -19,7 +19,7 @@ PORT = BY_SLUG["agent-router"].port
 
 
 @bp.post("/hooks/claude-code")
-@doc(json=ClaudeCodeHook, resp={200: HookAnswer}, tags=TAGS, mutating=True)
+@doc(json=ClaudeCodeHook, resp={200: HookAnswer}, tags=TAGS)
 def claude_code_hook() -> Response:
     """Claude Code's `http` hooks (every event): runs, tool calls, tokens. Unknown fields and events are
     accepted and ignored; the answer is Claude Code's hook JSON output (`{}`, or a context-breach notice)."""
