@@ -24,8 +24,9 @@ BUILT = {
     "registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi", "provider-router",
     "gateway", "agent-router",
 }  # fmt: skip
-# Built in part: their blueprint serves what is built (its /health among it); every other path answers 501.
-PARTLY_BUILT = {"agent-router"}
+# Built in part: their blueprint serves what is built (its /health among it); the paths listed here answer 501.
+# Only those: a catch-all would also take an undeclared method on a built path (PUT /health → 501, not 405).
+PARTLY_BUILT: dict[str, tuple[str, ...]] = {"agent-router": ("discover", "invoke", "stats")}
 
 bp = Blueprint("meta", __name__)
 
@@ -170,11 +171,14 @@ def register_service_meta(app: Flask) -> None:
             def pending(rest: str = "", service: ServicePort = service) -> Response:
                 raise NotImplementedYet(f"{service.title} is not built yet in this PAS version", service=service.name)
 
-            paths = [f"{prefix}/<path:rest>"] + ([] if slug in PARTLY_BUILT else [f"{prefix}/health"])
-            for path in paths:
+            if slug in PARTLY_BUILT:
+                paths = [f"{prefix}/{rest}" for rest in PARTLY_BUILT[slug]]
+            else:
+                paths = [f"{prefix}/<path:rest>", f"{prefix}/health"]
+            for i, path in enumerate(paths):
                 app.add_url_rule(
                     path,
-                    f"meta_{name}_pending_{path.count('<')}",
+                    f"meta_{name}_pending_{i}",
                     pending,
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 )

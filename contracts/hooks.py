@@ -158,10 +158,21 @@ class SessionEnd(HookInput):
     reason: str | None = Field(default=None, max_length=100)
 
 
-class OtherHook(HookInput):
-    """Any other event (Notification, UserPromptSubmit, PreCompact …): accepted and ignored."""
+# The events PAS acts on; each has its own model below.
+KNOWN_EVENT_NAMES = (
+    "SessionStart", "SubagentStart", "SubagentStop", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop",
+    "SessionEnd",
+)  # fmt: skip
 
-    hook_event_name: str = Field(min_length=1, max_length=100)
+
+class OtherHook(HookInput):
+    """Any other event (Notification, UserPromptSubmit, PreCompact …): accepted and ignored. A known event's name
+    never lands here (the discriminator sends it to its own model, which may refuse it); the schema says so, or
+    a known event with missing fields would match this branch too."""
+
+    hook_event_name: str = Field(
+        min_length=1, max_length=100, json_schema_extra={"not": {"enum": list(KNOWN_EVENT_NAMES)}}
+    )
 
 
 KNOWN_EVENTS = {
@@ -174,6 +185,7 @@ KNOWN_EVENTS = {
     "Stop": Stop,
     "SessionEnd": SessionEnd,
 }
+assert set(KNOWN_EVENTS) == set(KNOWN_EVENT_NAMES)
 _TAGS = frozenset({*KNOWN_EVENTS, "other"})
 
 

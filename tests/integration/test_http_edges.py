@@ -48,7 +48,13 @@ def test_a_stalled_body_is_cut_off_with_a_408_on_the_dev_server(served: int) -> 
 
 def test_every_405_names_the_allowed_methods(app: Flask) -> None:
     c = app.test_client()
-    for method, path, allowed in [("DELETE", "/api/registry/register", {"POST"}), ("POST", "/health", {"GET"})]:
+    cases = [
+        ("DELETE", "/api/registry/register", {"POST"}),
+        ("POST", "/health", {"GET"}),
+        ("PUT", "/api/agent-router/health", {"GET"}),  # a service built in part: was 501
+        ("PUT", "/api/agent-router/hooks/claude-code", {"POST"}),
+    ]
+    for method, path, allowed in cases:
         r = c.open(path, method=method)
         assert r.status_code == 405 and r.is_json and r.json["error"] == "method_not_allowed", (path, r.data)
         assert allowed <= {m.strip() for m in r.headers["Allow"].split(",")}, (path, r.headers)
