@@ -9,6 +9,9 @@ from flask import Flask, current_app
 
 from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_job_tasks
 from app.domain.agent_hooks.service import AgentHooks, HookConfig
+from app.domain.agent_router.directory import AgentDirectory
+from app.domain.agent_router.service import AgentRouter
+from app.domain.agents.catalogue import Catalogue, load_catalogue
 from app.domain.control.service import Operations
 from app.domain.errors import PasError
 from app.domain.event_stream.archive import EventArchive
@@ -26,6 +29,7 @@ from app.domain.provider_router.service import ProviderRouter
 from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import host_metrics, load_config
 from app.domain.resource_manager.service import ResourceManager
+from app.domain.timefmt import iso
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
 from app.providers.openai_compat import OpenAICompatClient
@@ -39,6 +43,7 @@ from models.control_store import ControlStore
 from models.event_store import EventStore
 from models.gateway_store import GatewayStore
 from models.governor_store import GovernorStore
+from models.invocation_store import InvocationStore
 from models.job_store import JobStore
 from models.keys import Keys
 from models.provider_store import ProviderStore
@@ -67,6 +72,7 @@ class Services:
     gateway: Gateway
     event_archive: EventArchive
     agent_hooks: AgentHooks
+    agent_router: AgentRouter
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -227,7 +233,23 @@ def build_services(app: Flask, settings: Settings) -> Services:
         EventArchive(events, settings.artifacts_dir / "hmi" / "events", settings.pas_events_retention_days,
                      keys.archive_lock(), new_id),
         _agent_hooks(settings, client, keys, store, registry, governor, emitter),
+        _agent_router(client, keys, registry, events, jobs, gateway, governor),
     )  # fmt: skip
+
+
+def _agent_router(
+    client: redis.Redis, keys: Keys, registry: Registry, events: EventStore, jobs: Jobs, gateway: Gateway,
+    governor: TokenGovernor,
+) -> AgentRouter:  # fmt: skip
+    catalogue: list[Catalogue] = []
+
+    def shipped_catalogue() -> Catalogue:  # read on first use (42 files), then kept: it changes with a deploy
+        if not catalogue:
+            catalogue.append(load_catalogue())
+        return catalogue[0]
+
+    directory = AgentDirectory(lambda: registry.discover(DiscoverQuery(type="agent")), lambda: iso(events.now_ms()))
+    return AgentRouter(directory, shipped_catalogue, jobs, gateway, governor, InvocationStore(client, keys))
 
 
 def _agent_hooks(

@@ -26,7 +26,7 @@ BUILT = {
 }  # fmt: skip
 # Built in part: their blueprint serves what is built (its /health among it); the paths listed here answer 501.
 # Only those: a catch-all would also take an undeclared method on a built path (PUT /health → 501, not 405).
-PARTLY_BUILT: dict[str, tuple[str, ...]] = {"agent-router": ("discover", "invoke", "stats")}
+PARTLY_BUILT: dict[str, tuple[str, ...]] = {}
 
 bp = Blueprint("meta", __name__)
 

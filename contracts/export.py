@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from contracts.agent_router import AgentDiscoverRequest, AgentInvokeRequest
 from contracts.agents import AgentConfig
 from contracts.events import EventEnvelope
 from contracts.gateway import ChatCompletionRequest, InvokeRequest, Receipt, RouteRequest
@@ -34,6 +35,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "receipt": Receipt,
     "chat_completion_request": ChatCompletionRequest,
     "claude_code_hook": ClaudeCodeHook,
+    "agent_discover_request": AgentDiscoverRequest,
+    "agent_invoke_request": AgentInvokeRequest,
 }
 
 DIR = Path(__file__).parent

@@ -137,6 +137,13 @@ class Keys:
     def hook_running(self) -> str:  # set of escaped agent ids of running runs
         return f"{self.prefix}:agent_router:running"
 
+    # agent router invocations: one-shot handoffs between the web process and the job's worker, never kept
+    def invocation_payload(self, invocation_id: str) -> str:  # string with PX: the payload, GETDEL'd by the worker
+        return f"{self.prefix}:agent_router:invocation:{key_part(invocation_id)}:payload"
+
+    def invocation_result(self, invocation_id: str) -> str:  # list with PX: the one outcome, BLPOP'd by the web
+        return f"{self.prefix}:agent_router:invocation:{key_part(invocation_id)}:result"
+
     # provider router
     def providers(self) -> str:  # hash: name -> provider JSON (registered through the API)
         return f"{self.prefix}:provider_router:providers"

@@ -40,9 +40,20 @@ GOOD: dict[str, dict] = {
                 "model": "m", "input_tokens": 1, "output_tokens": 2, "tokens_exact": True, "cost_usd": 0.1,
                 "latency_ms": 3.5, "status": "success"},
     "chat_completion_request": {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+    "agent_discover_request": {"capabilities": ["planning"], "agent_role": "coord", "tier": 1, "limit": 50},
+    "agent_invoke_request": {"request_id": "r1", "agent_name": "architect", "run_id": "run-1", "timeout_s": 10,
+                             "payload": {"goal": "plan", "n": [1]}, "transport": "mcp"},
 }  # fmt: skip
 
 BAD: list[tuple[str, dict, str]] = [
+    ("agent_invoke_request", {"request_id": "r1"}, "neither agent_name nor capabilities"),
+    ("agent_invoke_request", {"request_id": "r1", "agent_name": None}, "agent_name null"),
+    ("agent_invoke_request", {"request_id": "r1", "capabilities": []}, "no capabilities"),
+    ("agent_invoke_request", {"agent_name": "architect"}, "no request_id"),
+    ("agent_invoke_request", {"request_id": "r1", "agent_name": "architect", "transport": "smtp"}, "bad transport"),
+    ("agent_invoke_request", {"request_id": "r1", "agent_name": "architect", "timeout_s": 0}, "timeout 0"),
+    ("agent_discover_request", {"tier": "1"}, "tier as a string"),
+    ("agent_discover_request", {"limit": 0}, "limit 0"),
     ("service_registration", {"type": "model", "role": "canary", "url": "http://x", "caps": ["x"]}, "missing name"),
     ("service_registration", {**GOOD["service_registration"], "type": "robot"}, "bad enum"),
     ("service_registration", {**GOOD["service_registration"], "caps": []}, "no caps"),
@@ -245,3 +256,15 @@ def test_ids_with_control_or_bidi_characters_are_refused(value: str) -> None:
             model.model_validate_json(json.dumps(body))
         assert err.value.errors()[0]["loc"][0] == field
     assert not schema("service_heartbeat").is_valid({"service_id": value})
+
+
+def test_each_hook_event_is_valid_against_exactly_one_branch_of_the_hook_schema() -> None:
+    """A known event is its own model, never also OtherHook (Schemathesis: a SessionEnd matched two `oneOf` branches,
+    so a valid hook read as schema-invalid)."""
+    from contracts.hooks import KNOWN_EVENTS
+
+    validator = schema("claude_code_hook")
+    for name in [*KNOWN_EVENTS, "Notification"]:
+        body = {"session_id": "s", "hook_event_name": name, "tool_name": "Read", "tool_use_id": "u", "agent_id": "a",
+                "agent_type": "t"}  # fmt: skip
+        assert validator.is_valid(body), name
