@@ -137,6 +137,12 @@ class Keys:
     def hook_running(self) -> str:  # set of escaped agent ids of running runs
         return f"{self.prefix}:agent_router:running"
 
+    def hook_timeline(self) -> str:  # stream (capped): the hooks' own events, for the HMI's tree and sequencer
+        return f"{self.prefix}:agent_router:timeline"
+
+    def hook_totals_prefix(self) -> str:  # hash per catalogue agent (escaped service id): tokens, runs, cost_usd
+        return f"{self.prefix}:agent_router:totals:"
+
     # provider router
     def providers(self) -> str:  # hash: name -> provider JSON (registered through the API)
         return f"{self.prefix}:provider_router:providers"
