@@ -251,5 +251,11 @@ if F.usage_run ~= '' then  -- an Agent call's report: the run's tokens (its Suba
     if redis.call('HGET', rk, 'status') == 'running' then stop_run(F.usage_run, 'agent_returned', '') end
   end
   hook_event('agent_usage', ARGV[8])
+  if registered(F.usage_qid) then  -- a catalogue agent's running totals, for its tree node
+    local k_totals = KS_TOTALS .. F.usage_qid
+    redis.call('HINCRBY', k_totals, 'tokens', tonumber(F.usage_tokens))
+    redis.call('HINCRBY', k_totals, 'runs', 1)
+    if num(F.cost_usd) then redis.call('HINCRBYFLOAT', k_totals, 'cost_usd', F.cost_usd) end
+  end
 end
 return reply('ok', transcript)
