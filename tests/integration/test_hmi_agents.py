@@ -32,7 +32,7 @@ def send(c: FlaskClient, body: dict[str, Any]) -> None:
 
 
 def register(c: FlaskClient, name: str, parent: str | None, **more: Any) -> None:
-    labels = {"agent_role": "exec", "tier": 2 if parent else 1, "parent": parent, "children": [],
+    labels: dict[str, Any] = {"agent_role": "exec", "tier": 2 if parent else 1, "parent": parent, "children": [],
               "token_target": 0.3, "token_hard_max": 0.5, "display_name": name.title()}  # fmt: skip
     body = {"service_id": f"agent-{name}", "name": name, "type": "agent", "role": "production",
             "url": "internal://a", "caps": ["c"], "labels": labels, "heartbeat_interval_s": 3600, **more}  # fmt: skip
@@ -54,10 +54,10 @@ def run_once(c: FlaskClient, session: str, target: str, run: str, n: int, cost: 
     send(c, payload("PostToolUse.Agent", session, tool_use_id=agent_call, target=target, target_run=run, **extra))
 
 
-def node(tree: dict[str, Any], service_id: str) -> dict[str, Any]:
+def node(tree: Any, service_id: str) -> dict[str, Any]:
     stack = list(tree["children"])
     while stack:
-        n = stack.pop()
+        n: dict[str, Any] = stack.pop()
         if n["service_id"] == service_id:
             return n
         stack.extend(n["children"])
