@@ -163,6 +163,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
     )
     event_stream = EventStream(events, emitter, LIVE_CLIENTS.count)
     control_store = ControlStore(client, keys)
+    agent_hooks = _agent_hooks(settings, client, keys, store, registry, governor, emitter)
     hmi = HmiFacade(
         registry,
         events,
@@ -182,6 +183,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
             paused=lambda: (control_store.paused(), control_store.paused_agents()),
             acked_alerts=control_store.acked_alerts,
             host=host_metrics,
+            hook_timeline=agent_hooks.timeline,
+            agent_totals=agent_hooks.totals,
         ),
     )
     operations = Operations(
@@ -232,7 +235,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         hmi, operations, router, gateway,
         EventArchive(events, settings.artifacts_dir / "hmi" / "events", settings.pas_events_retention_days,
                      keys.archive_lock(), new_id),
-        _agent_hooks(settings, client, keys, store, registry, governor, emitter),
+        agent_hooks,
         _agent_router(client, keys, registry, events, jobs, gateway, governor),
     )  # fmt: skip
 
@@ -260,7 +263,8 @@ def _agent_hooks(
     store = AgentHookStore(
         client, keys, registry_store.params,
         HookTimings(run_ttl_ms=7 * day_ms, done_ttl_ms=day_ms, tool_ttl_ms=3_600_000,
-                    grace_ms=int(settings.pas_hook_grace_s * 1000), idle_ms=int(settings.pas_hook_idle_s * 1000)),
+                    grace_ms=int(settings.pas_hook_grace_s * 1000), idle_ms=int(settings.pas_hook_idle_s * 1000),
+                    timeline_maxlen=settings.pas_hook_timeline_maxlen),
     )  # fmt: skip
 
     def registered_ctx_limit(service_id: str) -> int | None:

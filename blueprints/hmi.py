@@ -9,6 +9,8 @@ from contracts.common import ErrorBody
 from contracts.control import ActionRequest, ActionResponse, ControlState
 from contracts.gateway import BudgetStatus, CostsQuery, CostsView, ReceiptsResponse
 from contracts.hmi import (
+    AgentActivity,
+    AgentActivityQuery,
     AlertsFilter,
     Banner,
     CurrentTask,
@@ -146,6 +148,14 @@ def current_task() -> Response:
 def sequencer() -> Response:
     """Agents and their jobs for the timeline."""
     return respond(svc().hmi.sequencer())
+
+
+@bp.get("/api/agent-activity")
+@doc(query=AgentActivityQuery, resp={200: AgentActivity}, tags=TAGS)
+def agent_activity() -> Response:
+    """Claude Code sessions, the delegations they made and every tool call, from the newest hook events."""
+    q = parse_query(AgentActivityQuery)
+    return respond(svc().hmi.agent_activity(q.limit, q.tools))
 
 
 @bp.post("/api/action")

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask_socketio import SocketIO, emit, join_room, leave_room
 
-from app.domain.events import ROOM_ALL, TOPICS, envelope
+from app.domain.events import ROOM_ALL, envelope
 from app.domain.timefmt import iso
 from app.events import LIVE_CLIENTS
 from app.wiring import services
+from contracts.events import TOPICS
 
 
 def register(sio: SocketIO) -> None:

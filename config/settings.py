@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     pas_hook_idle_s: float = Field(default=3600.0, gt=0, le=7 * 86400)  # a silent session is closed
     pas_hook_ctx_limit: int = Field(default=200_000, gt=0, le=2**53 - 1)  # context window of an unknown model
     pas_hook_sweep_interval_s: float = Field(default=1.0, gt=0, le=60)
+    pas_hook_timeline_maxlen: int = Field(default=20_000, ge=100, le=1_000_000)  # hook events the HMI reads back
 
     # Provider router and gateway
     pas_providers_matrix: Path = ROOT / "config" / "providers.matrix.json"

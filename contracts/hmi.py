@@ -31,6 +31,10 @@ class TreeNode(Body):
     tier: Any = None
     type: str | None
     ctx_ratio: float | None = None  # the token governor's used/limit: the node's size
+    display_name: Any = None  # labels.display_name (the catalogue's)
+    tokens: int | None = None  # Claude Code sub-agent runs' total tokens, as their Agent calls reported them
+    cost_usd: float | None = None  # their cost as Claude Code reported it (2.1.197 reports none: null)
+    runs: int | None = None  # sub-agent runs reported
     children: list[TreeNode] = Field(default_factory=list)
 
 
@@ -186,3 +190,60 @@ class Banner(Body):
     down: list[str]  # names, at most 20
     down_count: int
     open_critical: int
+
+
+class AgentTotals(Body):
+    """What a catalogue agent's Claude Code runs added up to (the hooks' Agent reports)."""
+
+    tokens: int = 0
+    runs: int = 0
+    cost_usd: float | None = None  # null until a report carries a cost
+
+
+class AgentActivityQuery(Query):
+    limit: int = Field(default=2000, ge=1, le=20_000)  # the newest hook events read
+    tools: bool = True  # false: sessions only (the tree), tool_calls left empty
+
+
+class ToolCallBlock(Body):
+    """One Claude Code tool call (its PostToolUse): names, ids and times, never its input or output."""
+
+    seq: int
+    tool_use_id: str
+    tool_name: str
+    session_id: str
+    agent_id: str | None  # null: the session's main agent
+    agent_type: str | None
+    service_id: str | None
+    status: str  # ok | error
+    start: str  # end - duration
+    end: str
+    duration_ms: int | None
+
+
+class SessionDelegation(Body):
+    to_agent_type: str
+    to_service_id: str
+    to_registered: bool
+    count: int
+    last_ts: str
+
+
+class AgentSession(Body):
+    """A Claude Code session as its hooks showed it: where the delegations to the catalogue agents come from."""
+
+    session_id: str
+    status: str  # open | idle | ended | closed | unknown (its session_update is older than the window)
+    first_ts: str
+    last_ts: str
+    tool_calls: int
+    delegations: list[SessionDelegation]
+
+
+class AgentActivity(Body):
+    """The HMI's read of the agent router's hook timeline: sessions, their delegations and tool calls."""
+
+    timestamp: str
+    last_seq: int
+    sessions: list[AgentSession]
+    tool_calls: list[ToolCallBlock]  # oldest first

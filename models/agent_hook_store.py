@@ -22,6 +22,7 @@ class HookTimings:
     tool_ttl_ms: int  # a PreToolUse waits this long for its PostToolUse
     grace_ms: int  # after Stop / SessionEnd, runs still going are finished this much later
     idle_ms: int  # a session silent this long is closed (Claude Code killed without Stop)
+    timeline_maxlen: int = 20_000  # hook events kept for the HMI's snapshots (the stream is trimmed to about it)
 
 
 @dataclass
@@ -30,6 +31,14 @@ class HookOutcome:
     now_ms: int
     extra: str = ""
     events: list[str] = field(default_factory=list)
+
+
+def usage_tokens(usage: dict[str, Any]) -> int:
+    """An Agent report's tokens: its totalTokens, else the sum of its usage's counts."""
+    if isinstance(usage.get("total_tokens"), int):
+        return int(usage["total_tokens"])
+    parts = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    return sum(int(usage.get(p) or 0) for p in parts)
 
 
 def _compact(value: Any) -> str:
@@ -49,7 +58,7 @@ class AgentHookStore:
         self._keys_list = [
             k.hook_session_prefix(), k.hook_session_runs_prefix(), k.hook_run_prefix(), k.hook_agent_runs_prefix(),
             k.hook_tool_prefix(), k.hook_closing(), k.hook_active(), k.hook_open_sessions(), k.hook_running(),
-            k.index("type", "agent"),
+            k.index("type", "agent"), k.hook_timeline(), k.hook_totals_prefix(),
         ]  # fmt: skip
 
     def _run(self, kind: str, facts: dict[str, str], data: dict[str, Any] | None, usage: str = "") -> HookOutcome:
@@ -59,6 +68,7 @@ class AgentHookStore:
             "run_ttl_ms": str(t.run_ttl_ms),
             "done_ttl_ms": str(t.done_ttl_ms),
             "tool_ttl_ms": str(t.tool_ttl_ms),
+            "timeline_maxlen": str(t.timeline_maxlen),
         }
         args: list[Any] = [
             self._keys.prefix, self._params.events_maxlen, self._params.preservation_cap_ms, self._params.blind_ms,
@@ -121,6 +131,9 @@ class AgentHookStore:
                 output_tokens=str(usage["output_tokens"]),
                 ctx_used=str(usage["ctx_used"]),
                 total_tokens="" if usage.get("total_tokens") is None else str(usage["total_tokens"]),
+                usage_qid=key_part(str(usage["service_id"])) if usage.get("service_id") else "",
+                usage_tokens=str(usage_tokens(usage)),
+                cost_usd="" if usage.get("cost_usd") is None else repr(float(usage["cost_usd"])),
             )
         return self._run("post", facts, data, _compact(usage) if usage is not None else "")
 
@@ -137,6 +150,21 @@ class AgentHookStore:
         pipe.time()
         agents, sessions, runs, (sec, usec) = pipe.execute()
         return int(agents), int(sessions), int(runs), int(sec) * 1000 + int(usec) // 1000
+
+    # reads for the HMI
+
+    def timeline(self, count: int) -> list[str]:
+        """The newest `count` hook events (event bodies as the stream holds them), oldest first."""
+        rows: Any = self._r.xrevrange(self._keys.hook_timeline(), count=count)
+        return [str(fields["e"]) for _id, fields in reversed(rows)]
+
+    def totals(self, service_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Each catalogue agent's totals hash (tokens, runs, cost_usd), by service id; absent ones left out."""
+        pipe = self._r.pipeline(transaction=False)
+        for service_id in service_ids:
+            pipe.hgetall(self._keys.hook_totals_prefix() + key_part(service_id))
+        found: list[Any] = pipe.execute()
+        return {sid: dict(h) for sid, h in zip(service_ids, found, strict=True) if h}
 
     def run(self, agent_id: str) -> dict[str, str]:
         h: Any = self._r.hgetall(self._keys.hook_run_prefix() + key_part(agent_id))

@@ -144,6 +144,12 @@ class Keys:
     def invocation_result(self, invocation_id: str) -> str:  # list with PX: the one outcome, BLPOP'd by the web
         return f"{self.prefix}:agent_router:invocation:{key_part(invocation_id)}:result"
 
+    def hook_timeline(self) -> str:  # stream (capped): the hooks' own events, for the HMI's tree and sequencer
+        return f"{self.prefix}:agent_router:timeline"
+
+    def hook_totals_prefix(self) -> str:  # hash per catalogue agent (escaped service id): tokens, runs, cost_usd
+        return f"{self.prefix}:agent_router:totals:"
+
     # provider router
     def providers(self) -> str:  # hash: name -> provider JSON (registered through the API)
         return f"{self.prefix}:provider_router:providers"

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from app.domain.timefmt import iso
+from contracts.events import topic_of
 
 ALERT_SEVERITY = {
     "heartbeat_miss": "warning",
@@ -42,6 +43,7 @@ def envelope(body: str, server_ms: int | None = None) -> dict[str, Any]:
         "source": raw["source"],
         "data": data,
         "server_timestamp": iso(server_ms if server_ms is not None else ts_ms),
+        "topic": topic_of(raw["event_type"]),
     }
 
 
@@ -65,30 +67,8 @@ def log_transitions(log: logging.Logger, bodies: list[str]) -> None:
 
 
 # Socket.IO rooms: a page subscribes to the topics it shows; a client that never subscribes gets everything.
-TOPICS = ("alerts", "agents", "jobs", "costs", "other")
 ROOM_ALL = "all"
-_TOPIC_BY_TYPE = {
-    "alert": "alerts",
-    "alert_acknowledged": "alerts",
-    "service_registered": "agents",
-    "service_deregistered": "agents",
-    "status_update": "agents",
-    "context_warning": "agents",
-    "context_breach": "agents",
-    "summary_created": "agents",
-    "context_cleared": "agents",
-    "context_resumed": "agents",
-    "operator_action": "agents",
-    "cost_update": "costs",
-    "budget_update": "costs",
-}
-
-
-def topic(event_type: str) -> str:
-    if event_type.startswith(("job_", "reservation_")):
-        return "jobs"
-    return _TOPIC_BY_TYPE.get(event_type, "other")
 
 
 def rooms(event_type: str) -> list[str]:
-    return [ROOM_ALL, f"topic:{topic(event_type)}"]
+    return [ROOM_ALL, f"topic:{topic_of(event_type)}"]  # the topic map is the contract's (contracts/events.py)

@@ -3,11 +3,13 @@
 -- the event data; each step is a compare-and-set, so a duplicate or out-of-order hook changes nothing twice.
 -- KEYS: [1] session hash prefix, [2] session runs prefix, [3] run hash prefix, [4] agent runs prefix,
 -- [5] tool prefix, [6] closing zset (session -> due ms), [7] active zset (session -> last ms),
--- [8] open sessions set, [9] running runs set, [10] the registry's type:agent index.
+-- [8] open sessions set, [9] running runs set, [10] the registry's type:agent index, [11] the timeline stream
+-- (capped copy of this script's own events for the HMI), [12] per-agent totals prefix.
 -- ARGV: [4] blind ms, [5] kind (start|stop|pre|post|close|touch|sweep), [6] FACTS JSON (strings),
 -- [7] event data JSON built by the caller (or ''), [8] usage event data JSON (or '').
 local KS_SESSION, KS_SRUNS, KS_RUN, KS_ARUNS, KS_TOOL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_CLOSING, K_ACTIVE, K_OPEN, K_RUNNING, K_AGENTS = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_TIMELINE, KS_TOTALS = KEYS[11], KEYS[12]
 local BLIND = tonumber(ARGV[4])
 local KIND = ARGV[5]
 local F = cjson.decode(ARGV[6])
@@ -19,6 +21,13 @@ local DONE_TTL = tonumber(F.done_ttl_ms)
 local function null_if_empty(v)
   if v == nil or v == '' then return cjson.null end
   return v
+end
+
+-- A hook's own event: into the event stream (publish) and the timeline the HMI reads its snapshots from (the
+-- event stream's window is shared by every service; this one keeps only sessions, runs and tool calls).
+local function hook_event(event_type, data_json)
+  publish(event_type, SRC, data_json)
+  redis.call('XADD', K_TIMELINE, 'MAXLEN', '~', tonumber(F.timeline_maxlen), '*', 'e', out[#out])
 end
 
 local function registered(qid)
@@ -44,7 +53,7 @@ local function set_agent(qid, status, session_id, agent_id)
 end
 
 local function session_event(session_id, status, previous)
-  publish('session_update', SRC, cjson.encode({session_id = session_id, status = status,
+  hook_event('session_update', cjson.encode({session_id = session_id, status = status,
     previous = previous or cjson.null}))
 end
 
@@ -92,7 +101,7 @@ local function start_run(implicit)
     data.parent = parent_of(F.qid)
     set_agent(F.qid, 'running', F.session_id, F.agent_id)
   end
-  publish('agent_run_started', SRC, cjson.encode(data))
+  hook_event('agent_run_started', cjson.encode(data))
   return true
 end
 
@@ -122,7 +131,7 @@ local function stop_run(run_q, reason, transcript)
     redis.call('SREM', KS_ARUNS .. r[1], run_q)
     if redis.call('SCARD', KS_ARUNS .. r[1]) == 0 then set_agent(r[1], 'done', r[4], r[5]) end
   end
-  publish('agent_run_finished', SRC, cjson.encode(data))
+  hook_event('agent_run_finished', cjson.encode(data))
   return true
 end
 
@@ -218,7 +227,7 @@ if KIND == 'pre' then
   if redis.call('HSETNX', tk, 'start_ms', NOW_S) == 0 then return reply('dup') end
   redis.call('PEXPIRE', tk, tool_ttl)
   if F.target_qid ~= '' then  -- an Agent call: a delegation from the session (or agent) to the named agent
-    publish('agent_delegation', SRC, extend(DATA, {phase = 'started', to_registered = registered(F.target_qid)}))
+    hook_event('agent_delegation', extend(DATA, {phase = 'started', to_registered = registered(F.target_qid)}))
   end
   return reply('ok')
 end
@@ -230,7 +239,7 @@ local duration = num(F.duration_ms)
 if duration == nil and num(t[1]) then duration = NOW - num(t[1]) end
 redis.call('HSET', tk, 'done', '1')
 redis.call('PEXPIRE', tk, tool_ttl)
-publish('tool_call', SRC, extend(DATA, {duration_ms = duration or cjson.null, matched_pre = t[1] ~= false}))
+hook_event('tool_call', extend(DATA, {duration_ms = duration or cjson.null, matched_pre = t[1] ~= false}))
 local transcript = ''
 if F.usage_run ~= '' then  -- an Agent call's report: the run's tokens (its SubagentStop may not have come)
   local rk = KS_RUN .. F.usage_run
@@ -241,6 +250,12 @@ if F.usage_run ~= '' then  -- an Agent call's report: the run's tokens (its Suba
     transcript = redis.call('HGET', rk, 'transcript') or ''
     if redis.call('HGET', rk, 'status') == 'running' then stop_run(F.usage_run, 'agent_returned', '') end
   end
-  publish('agent_usage', SRC, ARGV[8])
+  hook_event('agent_usage', ARGV[8])
+  if registered(F.usage_qid) then  -- a catalogue agent's running totals, for its tree node
+    local k_totals = KS_TOTALS .. F.usage_qid
+    redis.call('HINCRBY', k_totals, 'tokens', tonumber(F.usage_tokens))
+    redis.call('HINCRBY', k_totals, 'runs', 1)
+    if num(F.cost_usd) then redis.call('HINCRBYFLOAT', k_totals, 'cost_usd', F.cost_usd) end
+  end
 end
 return reply('ok', transcript)

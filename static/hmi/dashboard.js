@@ -128,7 +128,9 @@
           }
           return replayed ? "applied" : "snapshot";  // holdings and the rest follow in the re-read
         }
-        if (topicOf(env) === "other") return "applied";  // the feed shows it
+        // Claude Code's hooks: a card changes through its status_update (above) or its usage (context) alone.
+        if (env.event_type === "agent_usage") return "snapshot";
+        if (topicOf(env) === "other" || topicOf(env) === "tools" || env.source === "agent_router") return "applied";
         return "snapshot";
       },
       render() {
@@ -141,13 +143,7 @@
     });
   })();
 
-  function topicOf(env) {
-    const t = env.event_type;
-    if (t.startsWith("job_") || t.startsWith("reservation_")) return "jobs";
-    if (t === "alert" || t === "alert_acknowledged") return "alerts";
-    if (t === "cost_update" || t === "budget_update") return "costs";
-    if (["service_registered", "service_deregistered", "status_update", "operator_action"].includes(t) ||
-        t.startsWith("context_") || t === "summary_created") return "agents";
-    return "other";
-  }
+  // The server stamps each envelope with its topic (contracts/events.py); events replayed from an older archive
+  // may lack it.
+  const topicOf = (env) => env.topic || "other";
 })();

@@ -1,6 +1,7 @@
 // The sequencer: one row per agent grouped by tier, one block per job coloured by status with its progress,
 // a playhead that replays history at 0.1–100×, zoom (buttons, wheel), pan (drag), a time range, "follow now",
-// and a details panel on click. Job events update blocks in place; agents come from the snapshot.
+// and a details panel on click. Job events update blocks in place; agents come from the snapshot. Under the
+// jobs, Claude Code's tool calls by session and agent (sequencer_tools.js), live from `tool_call` events.
 (function () {
   "use strict";
   const H = window.PASHMI;
@@ -26,6 +27,7 @@
   const view = {
     agents: [],
     tasks: new Map(),  // task_id → task
+    tools: new Map(),  // tool_use_id → tool call
     spanMs: Number(controls.range.value) * 1000,
     endMs: H.serverNow(),  // right edge of the view when not following
     playMs: H.serverNow(),
@@ -40,13 +42,14 @@
   const axisLayer = svg.append("g").attr("class", "axis").attr("transform", `translate(0,${TOP - 4})`);
   const laneLayer = svg.append("g");
   const blockLayer = svg.append("g");
+  const toolLayer = svg.append("g");
   const nowLine = svg.append("line").attr("class", "now");
   const playLine = svg.append("line").attr("class", "playhead");
 
   const ms = (iso) => (iso ? Date.parse(iso) : null);
   const tierLabel = (t) => (t === null || t === undefined || t === "" ? "no tier" : `tier ${t}`);
 
-  function rows() {
+  function rows(start, end) {
     // Agents grouped by tier (numeric tiers first), then jobs whose agent is not registered.
     const byKey = new Map();
     const out = [];
@@ -75,6 +78,10 @@
       out.push({ header: "not registered" });
       for (const id of strays) { const row = { key: `stray:${id}`, name: id, status: "unknown" }; byKey.set(id, row); out.push(row); }
     }
+    for (const row of H.toolLanes.rows(view.tools, start, end)) {
+      if (row.tool) byKey.set(row.key, row);
+      out.push(row);
+    }
     let y = TOP;
     for (const r of out) { r.y = y; y += r.header ? HEADER : ROW; }
     return { rows: out, byKey, height: y + 8 };
@@ -89,13 +96,13 @@
   function draw() {
     const t0 = performance.now();
     const width = svgNode.clientWidth || 900;
-    const { rows: rs, byKey, height } = rows();
-    svgNode.setAttribute("height", String(Math.max(height, 120)));
     const { start, end, now } = window_();
+    const { rows: rs, byKey, height } = rows(start, end);
+    svgNode.setAttribute("height", String(Math.max(height, 120)));
     const x = d3.scaleTime().domain([new Date(start), new Date(end)]).range([LEFT, width - 10]);
     axisLayer.call(d3.axisTop(x).ticks(Math.max(2, Math.floor((width - LEFT) / 110))));
 
-    laneLayer.selectAll("g.lane-row").data(rs, (r) => r.header ? `h:${r.header}` : r.key).join((enter) => {
+    laneLayer.selectAll("g.lane-row").data(rs, (r) => r.key || `h:${r.header}`).join((enter) => {
       const g = enter.append("g").attr("class", "lane-row");
       g.append("rect");
       g.append("text");
@@ -107,6 +114,7 @@
       g.select("text").attr("class", r.header ? "tier" : "agent").attr("x", r.header ? 6 : 16)
         .attr("y", r.y + (r.header ? HEADER : ROW) / 2).attr("dy", "0.32em")
         .text(r.header ? r.header : r.name);  // text(): inert
+      g.attr("data-session", r.session ?? null);
     });
 
     const visible = [...view.tasks.values()].filter((t) => {
@@ -147,7 +155,8 @@
     playLine.attr("x1", px).attr("x2", px).attr("y1", TOP - 8).attr("y2", height)
       .attr("visibility", view.playMs >= start && view.playMs <= end ? "visible" : "hidden");
     controls.time.textContent = `playhead ${new Date(view.playMs).toLocaleTimeString()}${view.follow ? " (now)" : ""}`;
-    window.PAS.renders.push({ page: "sequencer", ms: performance.now() - t0, nodes: visible.length });
+    const tools = H.toolLanes.draw(toolLayer, view.tools, { x, byKey, start, end, ROW, LEFT, selected: view.selected });
+    window.PAS.renders.push({ page: "sequencer", ms: performance.now() - t0, nodes: visible.length + tools });
     if (window.PAS.renders.length > 500) window.PAS.renders.splice(0, 250);
   }
 
@@ -169,6 +178,15 @@
 
   // ---- interaction ----
   svgNode.addEventListener("click", (ev) => {
+    const tool = ev.target.dataset && ev.target.dataset.tool;
+    if (tool && view.tools.has(tool)) {
+      view.selected = tool;
+      controls.details.replaceChildren();
+      H.toolLanes.details((k, v) => controls.details.append(H.el("dt", null, k), H.el("dd", null, v ?? "–")),
+                          view.tools.get(tool));
+      draw();
+      return;
+    }
     const id = ev.target.dataset && ev.target.dataset.task;
     if (!id || !view.tasks.has(id)) return;
     view.selected = id;
@@ -230,17 +248,25 @@
   }
 
   H.register("sequencer", {
-    topics: ["jobs", "agents"],
-    snapshot: () => H.getJSON("/api/sequencer").then((s) => {
+    topics: ["jobs", "agents", "tools"],
+    snapshot: () => Promise.all([H.getJSON("/api/sequencer"), H.getJSON("/api/agent-activity")]).then(([s, a]) => {
       H.noteServerTime(s.timestamp);
       view.agents = s.agents;
       view.tasks = new Map(s.tasks.map((t) => [t.task_id, t]));
+      const live = [...view.tools.values()].filter((c) => c.seq > a.last_seq);  // newer than the read: kept
+      view.tools = new Map([...a.tool_calls, ...live].map((c) => [c.tool_use_id, c]));
       if (view.selected && view.tasks.has(view.selected)) showDetails(view.tasks.get(view.selected));
       draw();
       return null;
     }),
     apply(env) {
       const d = env.data || {};
+      if (env.event_type === "tool_call") {
+        const call = H.toolLanes.fromEvent(env);
+        if (call) view.tools.set(call.tool_use_id, call);
+        return "applied";
+      }
+      if (env.event_type.startsWith("agent_") || env.event_type === "session_update") return "applied";
       if (env.event_type.startsWith("job_") && d.job_id) {
         const old = view.tasks.get(d.job_id);
         view.tasks.set(d.job_id, {

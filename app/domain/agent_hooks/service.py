@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from app.domain.agent_hooks.activity import read_timeline, read_totals
 from app.domain.agent_hooks.paths import allowed_file
 from app.domain.errors import PasError
 from app.domain.timefmt import iso
 from app.domain.token_governor.service import TokenGovernor
 from contracts.agent_router import AgentRouterHealth
+from contracts.hmi import AgentSession, AgentTotals, ToolCallBlock
 from contracts.hooks import (
     AgentResult,
     AnyHook,
@@ -193,6 +195,16 @@ class AgentHooks:
         outcome = self._store.sweep(self._config.sweep_batch)
         self._emit(outcome.events)
         return len(outcome.events)
+
+    # reads for the HMI
+
+    def timeline(self, limit: int) -> tuple[list[AgentSession], list[ToolCallBlock]]:
+        """Sessions (with their delegations) and tool calls from the newest `limit` hook events."""
+        return read_timeline(self._store.timeline(limit))
+
+    def totals(self, service_ids: list[str]) -> dict[str, AgentTotals]:
+        """Each catalogue agent's Claude Code tokens, runs and reported cost, by service id."""
+        return {sid: read_totals(raw) for sid, raw in self._store.totals(service_ids).items()}
 
     def health(self, port: int) -> AgentRouterHealth:
         agents, sessions, runs, now_ms = self._store.counts()

@@ -13,7 +13,10 @@ from app.domain.events import envelope
 from app.domain.registry.service import Registry
 from app.domain.timefmt import iso
 from contracts.hmi import (
+    AgentActivity,
     AgentCard,
+    AgentSession,
+    AgentTotals,
     AlertsFilter,
     Banner,
     ContextBar,
@@ -29,6 +32,7 @@ from contracts.hmi import (
     SequencerTask,
     SwarmView,
     Task,
+    ToolCallBlock,
     Tree,
     TreeNode,
 )
@@ -54,6 +58,8 @@ class HmiSources:
     paused: Callable[[], tuple[bool, list[str]]]
     acked_alerts: Callable[[], dict[int, dict[str, Any]]]
     host: Callable[[], dict[str, Any]]
+    hook_timeline: Callable[[int], tuple[list[AgentSession], list[ToolCallBlock]]]
+    agent_totals: Callable[[list[str]], dict[str, AgentTotals]]
 
 
 class HmiFacade:
@@ -74,7 +80,9 @@ class HmiFacade:
     def tree(self) -> Tree:
         records = self.services()
         contexts = self._contexts()
-        nodes = {r.service_id: self._node(r, self._context_of(contexts, r)) for r in records}
+        totals = self._src.agent_totals([r.service_id for r in records if r.type == "agent"])
+        nodes = {r.service_id: self._node(r, self._context_of(contexts, r), totals.get(r.service_id))
+                 for r in records}  # fmt: skip
         by_name: dict[str, str] = {}
         for r in records:
             by_name.setdefault(r.name, r.service_id)
@@ -102,7 +110,7 @@ class HmiFacade:
         return False
 
     @staticmethod
-    def _node(r: ServiceRecord, ctx: ContextBar | None = None) -> TreeNode:
+    def _node(r: ServiceRecord, ctx: ContextBar | None = None, totals: AgentTotals | None = None) -> TreeNode:
         labels = r.labels
         # Built from already-validated records: construct (no re-validation; 5,000 nodes cost ~0.2 s otherwise).
         return TreeNode.model_construct(
@@ -115,6 +123,10 @@ class HmiFacade:
             port=labels.get("port") if labels else None,
             agent_role=labels.get("agent_role") if labels else None,
             tier=labels.get("tier") if labels else None,
+            display_name=labels.get("display_name") if labels else None,
+            tokens=totals.tokens if totals else None,
+            cost_usd=totals.cost_usd if totals else None,
+            runs=totals.runs if totals else None,
             children=[],  # given, not defaulted: pydantic inspects a default_factory's signature per call
         )
 
@@ -226,6 +238,13 @@ class HmiFacade:
             for j in self._jobs(JobsQuery(limit=500))
         ]
         return Sequencer(agents=agents, tasks=tasks, timestamp=self.now())
+
+    def agent_activity(self, limit: int, tools: bool = True) -> AgentActivity:
+        """Claude Code sessions, their delegations and tool calls (the tree's sessions, the sequencer's lanes)."""
+        last_seq = self._events.last_seq()  # before the read: a client replays from here without a gap
+        sessions, calls = self._src.hook_timeline(limit)
+        return AgentActivity(timestamp=self.now(), last_seq=last_seq, sessions=sessions,
+                             tool_calls=calls if tools else [])  # fmt: skip
 
     # the dashboard and the resources page
 
