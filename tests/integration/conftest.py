@@ -88,15 +88,19 @@ def live(make_settings: Callable[..., Settings], artifacts: Path, upstreams: lis
         pas_gateway_backoff_s=0.01,
         pas_gateway_cooldown_s=2.0,
     )
-    with serve_live(settings, artifacts) as running:
+    with serve_live(settings, artifacts, socketio=True) as running:
         yield running
 
 
 @contextlib.contextmanager
-def serve_live(settings: Settings, artifacts: Path, *, worker_concurrency: int = 3) -> Iterator[Live]:
+def serve_live(
+    settings: Settings, artifacts: Path, *, worker_concurrency: int = 3, socketio: bool = False
+) -> Iterator[Live]:
     """The app on its main port and every legacy port (real HTTP servers), with a Celery worker and beat as
-    processes on the same Valkey and key prefix; stopped when the block ends."""
-    app = create_app(settings)
+    processes on the same Valkey and key prefix; stopped when the block ends. Socket.IO only for the one session
+    `live` app: Flask-SocketIO's extension is one per process, and a second app serving it would take it over
+    from the first (its clients then hear nothing)."""
+    app = create_app(settings, serve_socketio=socketio)
     create_tables(app)
     env = settings_env(settings)
     logs = artifacts / "logs"

@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,9 +62,12 @@ class Pas:
 
 
 @pytest.fixture(scope="module")
-def pas(make_settings: Callable[..., Settings], artifacts: Path) -> Iterator[Pas]:
+def pas(make_settings: Callable[..., Settings], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pas]:
     sonnet, gpt4 = start_upstream(), start_upstream()
+    artifacts = tmp_path_factory.mktemp("router-artifacts")  # its beat archives events there, not in the session's
     settings = make_settings(
+        pas_artifacts_dir=artifacts,
+        pas_docs_dir=artifacts / "docs" / "runs",
         pas_port_offset=port_offset_with_free_ports(),
         pas_sweep_interval_s=1.0,
         pas_log_level="INFO",

@@ -25,8 +25,13 @@ TOKEN = "fuzz-canary-token-3b9c1e"
 MAX_EXAMPLES = 5  # per operation and phase; bench/fuzz.sh runs 100
 
 
-def fuzz_settings(make_settings: Callable[..., Settings], upstreams: list[Upstream], token: str | None) -> Settings:
+def fuzz_settings(
+    make_settings: Callable[..., Settings], upstreams: list[Upstream], token: str | None, own: Path
+) -> Settings:
     return make_settings(
+        # its own artifacts: its beat archives its events there, not into the session app's archive
+        pas_artifacts_dir=own,
+        pas_docs_dir=own / "docs" / "runs",
         pas_port_offset=port_offset_with_free_ports(),
         pas_api_token=token,
         pas_upstream_allowlist=",".join(f"127.0.0.1:{u.port}" for u in upstreams),
@@ -57,7 +62,7 @@ def test_schemathesis_finds_no_failure_open_and_with_a_token(
     tmp_path: Path,
     token: str | None,
 ) -> None:
-    settings = fuzz_settings(make_settings, upstreams, token)
+    settings = fuzz_settings(make_settings, upstreams, token, tmp_path / "artifacts")
     with serve_live(settings, artifacts, worker_concurrency=2) as live:
         url = live.url(path="/openapi.json")
         spec = requests.get(url, timeout=10).json()

@@ -216,9 +216,9 @@ def test_control_and_bidi_characters_in_ids_are_refused(client: FlaskClient, bad
 def test_unknown_paths_and_unbuilt_services(client: FlaskClient) -> None:
     r = client.get(f"{REG}/nothing-here")
     assert r.status_code == 404 and r.is_json
-    r = client.get("http://localhost:6119/stats")
+    r = client.get("http://localhost:8050/info")  # the model services are not built yet
     assert r.status_code == 501 and r.json["error"] == "not_implemented"
-    r = client.post("http://localhost:6119/invoke", json={})
+    r = client.post("http://localhost:8100/chat/completions", json={})
     assert r.status_code == 501
 
 
