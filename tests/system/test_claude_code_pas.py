@@ -266,6 +266,46 @@ def test_claude_codes_hooks_make_its_subagents_appear_in_pas(
     assert CANARY not in log and TOKEN not in log  # …without content or secrets
 
 
+def test_a_breach_reaches_claude_codes_main_agent_and_saves_the_state(
+    claude_code: ClaudeCode, anthropic_standin: Standin, pas: Pas
+) -> None:
+    """corpus-auditor ends its run at 115000 of 200000 context tokens (57% >= its hard max 50%): PAS's answer to
+    the Agent call's PostToolUse reaches the main agent's next model call as context, and the worker writes the
+    summary."""
+    read = {"file_path": str(pas.project / "corpus.txt")}
+    anthropic_standin.plan(
+        Script("main", [Turn(tools=[ToolCall("Agent", {"description": "audit", "subagent_type": "corpus-auditor",
+                                                       "prompt": "audit corpus.txt"})]),
+                        Turn(text="done")]),
+        Script("corpus-auditor", [Turn(tools=[ToolCall("Read", read)]),
+                                  Turn(text="audited", usage=Usage(20_000, 100, 5_000, 90_000))],
+               sub_agent=True, marker=AUDITOR_MARKER),
+    )  # fmt: skip
+    run = claude_code.run("Audit corpus.txt", pas.project, pas.home, anthropic_standin.base_url,
+                          extra_args=["--allowedTools", "Read"], env={"PAS_API_TOKEN": TOKEN},
+                          timeout_s=60)  # fmt: skip
+    assert run.returncode == 0 and run.result is not None and run.result["result"] == "done", run.stderr[-2000:]
+    (run_id,) = {c.agent_id for c in anthropic_standin.messages_calls("corpus-auditor")}
+    assert run_id is not None
+    after = anthropic_standin.messages_calls("main")[1]
+    told = json.dumps(after.body["messages"])
+    assert "PAS token governor: the sub-agent corpus-auditor" in told and "past its hard limit of 50%" in told
+    assert f"/api/token-governor/resume?agent=corpus-auditor&run_id={run_id}" in told
+
+    def summaries() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = pas.get("/api/token-governor/summaries", agent="corpus-auditor",
+                                              run_id=run_id)["summaries"]  # fmt: skip
+        return found
+
+    wait_until(lambda: len(summaries()) == 1, 20, 0.1, "the breach's summary")
+    (summary,) = summaries()
+    assert summary["ctx_before"] == 115_000 and summary["trigger_reason"] == "hard_max_breach"
+    path = Path(summary["summary_path"])
+    assert path.is_file() and path.parent == Path(pas.env["PAS_DOCS_DIR"]) and run_id in path.name
+    (status,) = pas.get("/api/token-governor/status", agent="corpus-auditor", run_id=run_id)["agents"]
+    assert status["ctx_used"] == 0 and status["breaches"] == 1
+
+
 def test_with_the_wrong_token_the_hooks_are_refused_and_claude_code_finishes(
     claude_code: ClaudeCode, anthropic_standin: Standin, pas: Pas
 ) -> None:
