@@ -1,13 +1,16 @@
 """Issue 11 end to end: the real Claude Code CLI (2.1.197), in a scratch project whose `.claude/` is rendered by
 `pas agents install`, delegates to `architect` and `corpus-auditor` (the scripted Anthropic stand-in plays the
-models), and Claude Code's own hooks make both appear in a real `pas up` (embedded Valkey, web, worker, beat, with
-PAS_API_TOKEN set): registry status running → done under their catalogue parents, the token governor's context,
-the tool-call timeline, the delegations, the session closed by beat's sweep after SessionEnd. A canary in the
-prompt and in the file the sub-agents read is in no PAS answer, no Redis key or value and no log line. With the
-wrong token every hook is refused and Claude Code still finishes; with PAS stopped, too, promptly."""
+models), and Claude Code's own hooks make both appear in a real `pas up` (embedded Valkey, web, worker, beat;
+catalogue registered with `pas agents register` through its API): registry status running → done under their
+catalogue parents, the token governor's context, the tool-call timeline, the delegations, the session closed by
+beat's sweep after SessionEnd. A canary in the prompt and in the file the sub-agents read is in no PAS answer, no
+Redis key or value and no log line. Without a token and two delegations at once; with PAS_API_TOKEN; a breach
+whose hook answer reaches the main agent's model; the wrong token (every hook refused, Claude Code finishes); PAS
+stopped (Claude Code finishes promptly)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -79,9 +82,10 @@ def _pas_cli(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="module")
-def pas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pas]:
-    tmp = tmp_path_factory.mktemp("cc-pas")
+@contextlib.contextmanager
+def _pas_up(tmp: Path, token: str | None) -> Iterator[Pas]:
+    """`pas up` (embedded Valkey, so `pas agents register` goes through the API), the catalogue registered, and a
+    scratch project rendered by `pas agents install`."""
     offset = port_offset_with_free_ports()
     env = base_env(
         PAS_ARTIFACTS_DIR=str(tmp / "artifacts"),
@@ -89,10 +93,10 @@ def pas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pas]:
         PAS_PORT_OFFSET=str(offset),
         PAS_KEY_PREFIX=unique_prefix("cc"),
         PAS_LOG_LEVEL="INFO",
-        PAS_API_TOKEN=TOKEN,
         PAS_HOOK_GRACE_S=str(GRACE_S),
+        **({"PAS_API_TOKEN": token} if token else {}),
     )
-    env.pop("REDIS_URL", None)  # `pas up` with its embedded Valkey: `pas agents register` goes through the API
+    env.pop("REDIS_URL", None)
     proc = Proc("pas-up", [str(BIN / "pas"), "up", "--no-flower", "--workers", "1"], env, tmp)
     base = f"http://127.0.0.1:{6100 + offset}"
     try:
@@ -109,6 +113,13 @@ def pas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pas]:
         yield Pas(proc, base, valkey.group(1), project, home, env)
     finally:
         proc.stop(signal.SIGINT, 40)
+
+
+@pytest.fixture(scope="module")
+def pas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pas]:
+    """PAS with PAS_API_TOKEN set: the hooks send it (allowedEnvVars) when Claude Code's environment has it."""
+    with _pas_up(tmp_path_factory.mktemp("cc-pas"), TOKEN) as p:
+        yield p
 
 
 def _plan(standin: Standin, project: Path) -> None:
@@ -179,6 +190,49 @@ def _stored_text(url: str) -> str:
         return "\n".join(f"{k}={readers.get(str(r.type(k)), str)(k)}" for k in sorted(r.scan_iter("*")))
     finally:
         r.close()
+
+
+def test_without_a_token_two_delegations_at_once_both_appear(
+    claude_code: ClaudeCode, anthropic_standin: Standin, tmp_path: Path
+) -> None:
+    """PAS without PAS_API_TOKEN, Claude Code without it (the hooks send `Bearer ` with nothing after it), and
+    the main agent delegating to both agents in one turn: Claude Code runs them side by side."""
+    with _pas_up(tmp_path, None) as open_pas:
+        read = {"file_path": str(open_pas.project / "corpus.txt")}
+        anthropic_standin.plan(
+            Script("main", [Turn(tools=[
+                ToolCall("Agent", {"description": "plan", "subagent_type": "architect", "prompt": "plan it"}),
+                ToolCall("Agent", {"description": "audit", "subagent_type": "corpus-auditor", "prompt": "audit"}),
+            ]), Turn(text="done")]),
+            Script("architect", [Turn(tools=[ToolCall("Read", read)], delay_s=0.3),
+                                 Turn(text="planned", usage=ARCHITECT_LAST)], sub_agent=True, marker=ARCHITECT_MARKER),
+            Script("corpus-auditor", [Turn(tools=[ToolCall("Read", read)], delay_s=0.3),
+                                      Turn(text="audited", usage=AUDITOR_LAST)], sub_agent=True,
+                   marker=AUDITOR_MARKER),
+        )  # fmt: skip
+        log_at = len(open_pas.proc.output())
+        run = claude_code.run("Plan and audit corpus.txt", open_pas.project, open_pas.home,
+                              anthropic_standin.base_url, extra_args=["--allowedTools", "Read"],
+                              timeout_s=60)  # fmt: skip
+        assert run.returncode == 0 and run.result is not None and run.result["result"] == "done", run.stderr[-2000:]
+        print(f"claude -p, two delegations at once, no token: {run.elapsed_s:.2f} s")
+        assert _hook_answers(open_pas, log_at) == [200] * HOOKS_PER_RUN
+        session = run.result["session_id"]
+        sub_ids = {c.actor: c.agent_id for c in anthropic_standin.messages_calls() if c.agent_id}
+        events = open_pas.events()
+        kinds = [(e["event_type"], e["data"].get("agent_type")) for e in events
+                 if e["event_type"] in ("agent_run_started", "agent_run_finished")]  # fmt: skip
+        assert {k for k, _ in kinds[:2]} == {"agent_run_started"}  # side by side: both ran before either ended
+        assert sorted(kinds) == sorted([("agent_run_started", "architect"), ("agent_run_started", "corpus-auditor"),
+                                        ("agent_run_finished", "architect"),
+                                        ("agent_run_finished", "corpus-auditor")])  # fmt: skip
+        for name, last in (("architect", ARCHITECT_LAST), ("corpus-auditor", AUDITOR_LAST)):
+            assert open_pas.get(f"/api/registry/services/agent-{name}")["status"] == "done"
+            (st,) = open_pas.get("/api/token-governor/status", agent=name, run_id=sub_ids[name])["agents"]
+            assert st["ctx_used"] == last.input_tokens + last.cache_creation_input_tokens + last.cache_read_input_tokens
+        calls = sorted((d["tool_name"], d["agent_type"]) for d in _of(events, "tool_call", session))
+        assert calls == [("Agent", None), ("Agent", None), ("Read", "architect"), ("Read", "corpus-auditor")]
+        assert len(_of(events, "agent_delegation", session)) == 2
 
 
 def test_claude_codes_hooks_make_its_subagents_appear_in_pas(
