@@ -90,6 +90,12 @@ class AgentHookStore:
             "qid": key_part(service_id) if service_id else "",
         }
 
+    @staticmethod
+    def _tool(session_id: str, tool_use_id: str) -> str:
+        # A tool_use_id is unique only where the model backend makes it so (a proxy or a local model server may
+        # number them from 1 in every session): a call is its session's own.
+        return f"{key_part(session_id)}:{key_part(tool_use_id)}"
+
     def start(self, session_id: str, agent_id: str, agent_type: str) -> HookOutcome:
         return self._run("start", self._who(session_id, agent_id, agent_type), None)
 
@@ -109,7 +115,7 @@ class AgentHookStore:
     ) -> HookOutcome:  # fmt: skip
         facts = {
             **self._who(session_id, agent_id, agent_type),
-            "tool": key_part(tool_use_id),
+            "tool": self._tool(session_id, tool_use_id),
             "target_qid": key_part(f"agent-{target}") if target else "",
         }
         return self._run("pre", facts, data)
@@ -120,7 +126,7 @@ class AgentHookStore:
     ) -> HookOutcome:  # fmt: skip
         facts = {
             **self._who(session_id, agent_id, agent_type),
-            "tool": key_part(tool_use_id),
+            "tool": self._tool(session_id, tool_use_id),
             "duration_ms": "" if duration_ms is None else str(duration_ms),
             "usage_run": "",
         }

@@ -122,7 +122,7 @@ class Keys:
     def hook_agent_runs_prefix(self) -> str:  # set per catalogue agent (escaped service id): its running runs
         return f"{self.prefix}:agent_router:agent_runs:"
 
-    def hook_tool_prefix(self) -> str:  # hash per tool_use_id: start_ms, done (Pre→Post matching, dedup)
+    def hook_tool_prefix(self) -> str:  # hash per <session>:<tool_use_id>: start_ms, done (Pre→Post, dedup)
         return f"{self.prefix}:agent_router:tool:"
 
     def hook_closing(self) -> str:  # zset: escaped session id -> when its leftover runs are finished (ms)

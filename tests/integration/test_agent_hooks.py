@@ -264,6 +264,27 @@ def test_odd_sequences_are_safe(app: Flask, c: FlaskClient) -> None:
     assert stream.all("tool_call")[-1]["data"]["status"] == "error"
 
 
+def test_a_tool_use_id_is_its_sessions_own(app: Flask, c: FlaskClient) -> None:
+    """tool_use_id is unique only where the model backend makes it so (Claude Code behind a proxy or a local model
+    server may number them from 1 in every session): the same id in two sessions is two calls, each tracked."""
+    register_agent(c, "hard-negative-miner")
+    stream, s1, s2 = Stream(app), sid(), sid()
+    for s, run in ((s1, "h1"), (s2, "h2")):
+        send(c, pre(s, "Agent", "toolu_1", tool_input={"description": "x", "prompt": "p",
+                                                        "subagent_type": "hard-negative-miner"}))  # fmt: skip
+        send(c, start(s, run, "hard-negative-miner"))
+        send(c, pre(s, "Read", "toolu_2", inside=(run, "hard-negative-miner")))
+        send(c, post(s, "Read", "toolu_2", inside=(run, "hard-negative-miner")))
+        send(c, stop(s, run, "hard-negative-miner"))
+        send(c, agent_call(s, "toolu_1", "hard-negative-miner", run, input_tokens=100 if s == s1 else 200))
+    calls = [(e["data"]["session_id"], e["data"]["tool_name"]) for e in stream.all("tool_call")]
+    assert calls == [(s1, "Read"), (s1, "Agent"), (s2, "Read"), (s2, "Agent")]
+    assert [e["data"]["session_id"] for e in stream.all("agent_delegation")] == [s1, s2]
+    assert [e["data"]["input_tokens"] for e in stream.all("agent_usage")] == [100, 200]
+    ctx = c.get("http://localhost:6105/status", query_string={"agent": "hard-negative-miner", "run_id": "h2"}).json
+    assert ctx["agents"][0]["ctx_used"] == 200 + 3000 + 500
+
+
 def test_an_agent_type_with_no_catalogue_record_is_followed_but_never_registered(app: Flask, c: FlaskClient) -> None:
     stream, s = Stream(app), sid()
     send(c, start(s, "x1", "general-purpose"))
