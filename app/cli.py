@@ -60,8 +60,10 @@ def main() -> None:
 @main.command()
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
 @click.option("--workers", default=4, show_default=True, help="Celery worker processes.")
-def up(no_flower: bool, workers: int) -> None:
-    """Start everything in the foreground: Valkey (if REDIS_URL is unset), web, worker, beat, Flower."""
+@click.option("--no-agents", is_flag=True, help="Do not register the catalogue's missing agents at start.")
+def up(no_flower: bool, workers: int, no_agents: bool) -> None:
+    """Start everything in the foreground: Valkey (if REDIS_URL is unset), web, worker, beat, Flower; the
+    catalogue's agents that are not registered yet are registered first."""
     from app.supervisor import Child, Supervisor
     from app.valkey import EmbeddedValkey, valkey_binary
 
@@ -78,6 +80,8 @@ def up(no_flower: bool, workers: int) -> None:
         sup.log("pas", f"embedded Valkey {valkey_binary()} on {valkey.url} (AOF in {valkey.data_dir})")
     settings = Settings(redis_url=env["REDIS_URL"])
     _create_tables(settings)
+    if not no_agents:
+        sup.log("pas", _register_missing_agents(settings))
     if settings.pas_api_token is None:
         sup.log("pas", "WARNING: PAS_API_TOKEN is unset: every endpoint is open to anyone who can reach it")
         if settings.pas_host not in ("127.0.0.1", "localhost", "::1"):
@@ -96,6 +100,29 @@ def up(no_flower: bool, workers: int) -> None:
         sup.log("pas", f"Flower        http://127.0.0.1:{settings.pas_flower_port}/")
     sup.log("pas", "Ctrl-C stops everything")
     sys.exit(sup.run())
+
+
+def _register_missing_agents(settings: Settings) -> str:
+    """The catalogue's agents that are not registered yet, straight into the store."""
+    from app.domain.agents.claude_code import base_url
+    from app.domain.agents.registration import register_missing
+    from app.domain.errors import NotFound
+    from app.factory import create_app
+    from app.wiring import services
+
+    catalogue = _catalogue(None)
+    with create_app(settings, serve_socketio=False, process="cli").app_context():
+        registry = services().registry
+
+        def registered(service_id: str) -> bool:
+            try:
+                registry.get(service_id)
+            except NotFound:
+                return False
+            return True
+
+        done = register_missing(catalogue, registry.register, registered, base_url(settings))
+    return f"agents: {len(catalogue.agents)} in the catalogue, {len(done)} registered now (pas agents register)"
 
 
 def _create_tables(settings: Settings) -> None:

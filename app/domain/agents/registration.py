@@ -49,3 +49,15 @@ def registration(agent: AgentConfig, base_url: str) -> RegisterRequest:
 def register_catalogue(catalogue: Catalogue, register: Register, base_url: str) -> list[RegisterResponse]:
     """Every agent, root first (so a parent is listed before its children); `register` is the registry's upsert."""
     return [register(registration(agent, base_url)) for agent in catalogue.agents.values()]
+
+
+def register_missing(
+    catalogue: Catalogue, register: Register, registered: Callable[[str], bool], base_url: str
+) -> list[RegisterResponse]:
+    """The agents not registered yet (what `pas up` does at start): a restart keeps each agent's state, and a
+    partial set is made whole."""
+    return [
+        register(registration(agent, base_url))
+        for agent in catalogue.agents.values()
+        if not registered(service_id(agent.name))
+    ]
