@@ -106,8 +106,10 @@ def _pas_up(tmp: Path, token: str | None) -> Iterator[Pas]:
         project, home = tmp / "project", tmp / "home"
         project.mkdir()
         (project / "corpus.txt").write_text(f"doc 1: the password is {CANARY}\ndoc 2: nothing\n")
+        # `pas up` registered the catalogue at start; `pas agents register` (through the API) upserts it again
+        assert "agents: 42 in the catalogue, 42 registered now" in proc.output()
         said = _pas_cli(env, "agents", "register")
-        assert "42 agents registered (42 new, 0 updated)" in said, said
+        assert "42 agents registered (0 new, 42 updated)" in said, said
         said = _pas_cli(env, "agents", "install", "--dir", str(project), "--url", base)
         assert f"42 agents, hooks to {base}/api/agent-router/hooks/claude-code" in said, said
         yield Pas(proc, base, valkey.group(1), project, home, env)
