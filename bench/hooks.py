@@ -71,6 +71,7 @@ def session_events(session: str, agent: str) -> Iterator[dict[str, Any]]:
 async def load(url: str, sessions: int, seconds: float, rate: float | None, health: bool) -> dict[str, Any]:
     """`sessions` clients, each paced to rate/sessions per second (None: as fast as answers come back)."""
     latencies: list[float] = []
+    by_event: dict[str, list[float]] = {}  # where the tail is: hook event (and tool) → latencies
     errors: dict[int, int] = {}
     period = sessions / rate if rate else 0.0
     stop_at = time.monotonic() + seconds
@@ -88,15 +89,20 @@ async def load(url: str, sessions: int, seconds: float, rate: float | None, heal
                     await asyncio.sleep(next_at - now)
                 next_at += period
                 t0 = time.perf_counter()
+                kind = "health"
                 if health:
                     async with http.get(url) as r:
                         await r.read()
                 else:
-                    async with http.post(url, data=json.dumps(next(events)),
+                    event = next(events)
+                    kind = event["hook_event_name"] + (f"({event['tool_name']})" if "tool_name" in event else "")
+                    async with http.post(url, data=json.dumps(event),
                                          headers={"Content-Type": "application/json"}) as r:  # fmt: skip
                         await r.read()
                 if r.status == 200:
-                    latencies.append((time.perf_counter() - t0) * 1000)
+                    ms = (time.perf_counter() - t0) * 1000
+                    latencies.append(ms)
+                    by_event.setdefault(kind, []).append(ms)
                 else:
                     errors[r.status] = errors.get(r.status, 0) + 1
 
@@ -105,7 +111,8 @@ async def load(url: str, sessions: int, seconds: float, rate: float | None, heal
         elapsed = time.monotonic() - started
     return {"per_s": round(len(latencies) / elapsed, 1), "ok": len(latencies), "errors": errors,
             "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
-            "max_ms": round(max(latencies), 2) if latencies else None}  # fmt: skip
+            "max_ms": round(max(latencies), 2) if latencies else None,
+            "p99_ms_by_event": {k: round(percentile(v, 99), 2) for k, v in sorted(by_event.items())}}  # fmt: skip
 
 
 def register_catalogue(stack: Stack) -> None:
@@ -145,6 +152,7 @@ def main() -> None:
         print(f"{args.sessions} concurrent sessions, target {args.rate:.0f} events/s")
         print(line("GET /health (baseline), paced", baseline))
         print(line("POST /hooks/claude-code, paced", paced))
+        print("  paced p99 by event: " + ", ".join(f"{k} {v} ms" for k, v in paced["p99_ms_by_event"].items()))
         print(line("GET /health, unpaced", ceiling_health))
         print(line("POST /hooks/claude-code, unpaced", ceiling))
         met = paced["p99_ms"] <= 20 and paced["per_s"] >= 0.95 * args.rate and not paced["errors"]
