@@ -1,6 +1,6 @@
 """Gateway overhead: direct to the mock upstream vs through PAS `/v1/chat/completions` (gunicorn + gevent, as
 `pas up` runs it) vs through LiteLLM's proxy (when its venv exists), at concurrency 1, 8, 32, against the same
-mock (bench/mock_upstream.py, a copy of ../shared/bench's) with the same load generator (bench/loadgen.py).
+mock (bench/mock_upstream.py) with the same load generator (bench/loadgen.py), both in this folder.
 
     .venv/bin/python bench/gateway.py [--quick] [-n 2000] [--litellm /work/litellm-venv/bin/litellm]
 

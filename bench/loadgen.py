@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# A copy of ../shared/bench/loadgen.py (lint-fixed), so the gateway bench runs from a clone alone.
+# The load generator the LiteLLM reference figures were taken with (lint-fixed), kept here so the gateway
+# bench runs from a clone alone.
 """Closed-loop HTTP load generator (asyncio + aiohttp).
 
 C workers share one keep-alive connection pool; each sends its next request as

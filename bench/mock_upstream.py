@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# A copy of ../shared/bench/mock_upstream.py (lint-fixed), so the gateway bench runs from a clone alone.
+# The fast mock OpenAI upstream the LiteLLM reference figures were taken against (lint-fixed), kept here so
+# the gateway bench runs from a clone alone.
 """Minimal, fast OpenAI-compatible mock upstream for gateway benchmarks.
 
 A raw asyncio.Protocol HTTP/1.1 server (keep-alive, Content-Length and chunked
