@@ -24,9 +24,6 @@ BUILT = {
     "registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi", "provider-router",
     "gateway", "agent-router",
 }  # fmt: skip
-# Built in part: their blueprint serves what is built (its /health among it); the paths listed here answer 501.
-# Only those: a catch-all would also take an undeclared method on a built path (PUT /health → 501, not 405).
-PARTLY_BUILT: dict[str, tuple[str, ...]] = {}
 
 bp = Blueprint("meta", __name__)
 
@@ -166,16 +163,12 @@ def register_service_meta(app: Flask) -> None:
             app.add_url_rule(f"{prefix}/", f"meta_{name}_index", index, methods=["GET"])
         app.add_url_rule(f"{prefix}/openapi.json", f"meta_{name}_openapi", spec, methods=["GET"])
         app.add_url_rule(f"{prefix}/docs", f"meta_{name}_docs", docs, methods=["GET"])
-        if slug not in BUILT or slug in PARTLY_BUILT:
+        if slug not in BUILT:
 
             def pending(rest: str = "", service: ServicePort = service) -> Response:
                 raise NotImplementedYet(f"{service.title} is not built yet in this PAS version", service=service.name)
 
-            if slug in PARTLY_BUILT:
-                paths = [f"{prefix}/{rest}" for rest in PARTLY_BUILT[slug]]
-            else:
-                paths = [f"{prefix}/<path:rest>", f"{prefix}/health"]
-            for i, path in enumerate(paths):
+            for i, path in enumerate([f"{prefix}/<path:rest>", f"{prefix}/health"]):
                 app.add_url_rule(
                     path,
                     f"meta_{name}_pending_{i}",
