@@ -30,13 +30,13 @@ from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import host_metrics, load_config
 from app.domain.resource_manager.service import ResourceManager
 from app.domain.timefmt import iso
-from app.domain.token_governor.service import GovernorConfig, TokenGovernor
+from app.domain.token_governor.service import GovernorConfig, TokenGovernor, label_thresholds
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
 from app.providers.openai_compat import OpenAICompatClient
 from config.ports import SERVICES
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
-from contracts.registry import DiscoverQuery
+from contracts.registry import DiscoverQuery, ServiceRecord
 from models.agent_hook_store import AgentHookStore, HookTimings
 from models.alert_store import AlertStore
 from models.control_store import ControlStore
@@ -134,15 +134,8 @@ def build_services(app: Flask, settings: Settings) -> Services:
 
     def agent_thresholds(agent: str) -> tuple[float | None, float | None]:
         """The agent's own targets, from its catalogue labels in the registry."""
-        try:
-            labels = registry.get(f"agent-{agent}").labels or {}
-        except PasError:
-            return None, None
-        target, hard = labels.get("token_target"), labels.get("token_hard_max")
-        return (
-            float(target) if isinstance(target, int | float) else None,
-            float(hard) if isinstance(hard, int | float) else None,
-        )
+        record = registered(registry, f"agent-{agent}")
+        return label_thresholds(record.labels if record else None)
 
     governor = TokenGovernor(
         GovernorStore(client, keys, settings.pas_events_maxlen),
@@ -267,17 +260,18 @@ def _agent_hooks(
                     timeline_maxlen=settings.pas_hook_timeline_maxlen),
     )  # fmt: skip
 
-    def registered_ctx_limit(service_id: str) -> int | None:
-        try:
-            return registry.get(service_id).ctx_limit or None
-        except PasError:
-            return None
-
     return AgentHooks(
-        store, governor, BackgroundEmitter(emitter), registered_ctx_limit,
+        store, governor, BackgroundEmitter(emitter), lambda service_id: registered(registry, service_id),
         HookConfig(transcript_root=settings.pas_transcript_root, default_ctx_limit=settings.pas_hook_ctx_limit,
                    resume_path="/api/token-governor/resume"),
     )  # fmt: skip
+
+
+def registered(registry: Registry, service_id: str) -> ServiceRecord | None:
+    try:
+        return registry.get(service_id)
+    except PasError:
+        return None
 
 
 def _provider_auth(settings: Settings, provider: Provider) -> dict[str, str]:

@@ -15,7 +15,7 @@ from app.domain.agent_hooks.activity import read_timeline, read_totals
 from app.domain.agent_hooks.paths import allowed_file
 from app.domain.errors import PasError
 from app.domain.timefmt import iso
-from app.domain.token_governor.service import TokenGovernor
+from app.domain.token_governor.service import TokenGovernor, label_thresholds
 from contracts.agent_router import AgentRouterHealth
 from contracts.hmi import AgentSession, AgentTotals, ToolCallBlock
 from contracts.hooks import (
@@ -30,6 +30,7 @@ from contracts.hooks import (
     SubagentStart,
     SubagentStop,
 )
+from contracts.registry import ServiceRecord
 from contracts.token_governor import TrackRequest, TrackResponse
 from models.agent_hook_store import AgentHookStore, HookOutcome
 
@@ -58,13 +59,13 @@ class AgentHooks:
         store: AgentHookStore,
         governor: TokenGovernor,
         emit: Callable[[list[str]], None],
-        registered_ctx_limit: Callable[[str], int | None],
+        registered: Callable[[str], ServiceRecord | None],
         config: HookConfig,
     ) -> None:
         self._store = store
         self._governor = governor
         self._emit = emit
-        self._registered_ctx_limit = registered_ctx_limit
+        self._registered = registered
         self._config = config
 
     def handle(self, hook: AnyHook) -> HookAnswer:
@@ -119,21 +120,24 @@ class AgentHooks:
         result = hook.agent_result()  # a malformed Agent report is a 422 before anything is written
         data = {**self._tool_data(hook), "status": "error" if hook.hook_event_name == "PostToolUseFailure" else "ok"}
         agent = (result.agentType if result else None) or hook.delegation_target()
-        usage, limit = self._usage(hook, result, agent) if result is not None else (None, 0)
+        record = self._registered(f"agent-{agent}") if result is not None and agent else None
+        usage, limit = self._usage(hook, result, agent, record) if result is not None else (None, 0)
         outcome = self._store.tool_post(
             hook.session_id, hook.agent_id, hook.agent_type, hook.tool_use_id, hook.duration_ms, data, usage
         )
         self._emit(outcome.events)
         if outcome.outcome != "ok" or result is None or usage is None or agent is None:
             return HookAnswer()  # a duplicate is answered as before, without tracking its tokens twice
-        tracked = self._track(agent, result, limit, outcome.extra)
+        tracked = self._track(agent, result, limit, outcome.extra, record)
         if tracked is None or tracked.status != "breach":
             return HookAnswer()
         return self._breach_answer(hook, tracked)
 
-    def _usage(self, hook: PostToolUse, result: AgentResult, agent: str | None) -> tuple[dict[str, object], int]:
+    def _usage(
+        self, hook: PostToolUse, result: AgentResult, agent: str | None, record: ServiceRecord | None
+    ) -> tuple[dict[str, object], int]:
         service_id = f"agent-{agent}" if agent else None
-        limit = (self._registered_ctx_limit(service_id) if service_id else None) or model_window(
+        limit = (record.ctx_limit if record else None) or model_window(
             result.resolvedModel
         ) or self._config.default_ctx_limit  # fmt: skip
         u = result.usage
@@ -155,13 +159,18 @@ class AgentHooks:
             "cost_usd": result.total_cost_usd,  # as Claude Code reports it (2.1.197 reports none: null)
         }, limit
 
-    def _track(self, agent: str, result: AgentResult, limit: int, transcript: str) -> TrackResponse | None:
+    def _track(
+        self, agent: str, result: AgentResult, limit: int, transcript: str, record: ServiceRecord | None
+    ) -> TrackResponse | None:
         # The transcript was checked against the root when SubagentStop named it; checked again as a file now.
         path = allowed_file(transcript, self._config.transcript_root) if transcript else None
+        # The agent's own ratios from the record already read for its limit: the governor need not read it again.
+        own = label_thresholds(record.labels if record else None)
         try:
             return self._governor.track(
                 TrackRequest(agent=agent, run_id=result.agentId, ctx_used=result.usage.context_tokens,
-                             ctx_limit=limit, transcript_path=path, model=result.resolvedModel)
+                             ctx_limit=limit, transcript_path=path, model=result.resolvedModel),
+                agent_own=own,
             )  # fmt: skip
         except PasError as exc:  # e.g. an agent's own target above its hard max: the hook still succeeds
             log.warning("hook_track_failed", extra={"agent": agent, "error": exc.code, "detail": exc.detail})

@@ -87,6 +87,16 @@ def summary_file(docs_dir: Path, run_id: str) -> Path:
         return path
 
 
+def label_thresholds(labels: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """An agent's own target and hard max, from its catalogue labels (`token_target`, `token_hard_max`)."""
+    found = labels or {}
+    target, hard = found.get("token_target"), found.get("token_hard_max")
+    return (
+        float(target) if isinstance(target, int | float) else None,
+        float(hard) if isinstance(hard, int | float) else None,
+    )
+
+
 class TokenGovernor:
     def __init__(
         self,
@@ -108,17 +118,24 @@ class TokenGovernor:
         self._emitter.emit(events)
         log_transitions(log, events)
 
-    def thresholds(self, agent: str, target: float | None, hard_max: float | None) -> tuple[float, float]:
-        """Per call > per agent (its catalogue labels) > defaults; a target above the hard max is refused."""
-        agent_target, agent_hard = self._agent_thresholds(agent)
+    def thresholds(
+        self,
+        agent: str,
+        target: float | None,
+        hard_max: float | None,
+        agent_own: tuple[float | None, float | None] | None = None,
+    ) -> tuple[float, float]:
+        """Per call > per agent (its catalogue labels; `agent_own` when the caller has read them already) >
+        defaults; a target above the hard max is refused."""
+        agent_target, agent_hard = agent_own if agent_own is not None else self._agent_thresholds(agent)
         t = next(v for v in (target, agent_target, self._config.target_ratio) if v is not None)
         h = next(v for v in (hard_max, agent_hard, self._config.hard_max_ratio) if v is not None)
         if t > h:
             raise InvalidInput(f"target_ratio {t} is above hard_max_ratio {h}", field="target_ratio")
         return t, h
 
-    def track(self, req: TrackRequest) -> TrackResponse:
-        target, hard_max = self.thresholds(req.agent, req.target_ratio, req.hard_max_ratio)
+    def track(self, req: TrackRequest, agent_own: tuple[float | None, float | None] | None = None) -> TrackResponse:
+        target, hard_max = self.thresholds(req.agent, req.target_ratio, req.hard_max_ratio, agent_own)
         ratio = round(req.ctx_used / req.ctx_limit, 3)
         status, action = classify(req.ctx_used / req.ctx_limit, target, hard_max)
         messages = [m.model_dump_json() for m in req.messages] if req.messages else None
