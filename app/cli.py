@@ -106,22 +106,15 @@ def _register_missing_agents(settings: Settings) -> str:
     """The catalogue's agents that are not registered yet, straight into the store."""
     from app.domain.agents.claude_code import base_url
     from app.domain.agents.registration import register_missing
-    from app.domain.errors import NotFound
     from app.factory import create_app
-    from app.wiring import services
+    from app.wiring import registered, services
 
     catalogue = _catalogue(None)
     with create_app(settings, serve_socketio=False, process="cli").app_context():
         registry = services().registry
-
-        def registered(service_id: str) -> bool:
-            try:
-                registry.get(service_id)
-            except NotFound:
-                return False
-            return True
-
-        done = register_missing(catalogue, registry.register, registered, base_url(settings))
+        done = register_missing(
+            catalogue, registry.register, lambda sid: registered(registry, sid) is not None, base_url(settings)
+        )
     return f"agents: {len(catalogue.agents)} in the catalogue, {len(done)} registered now (pas agents register)"
 
 

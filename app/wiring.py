@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -237,12 +239,8 @@ def _agent_router(
     client: redis.Redis, keys: Keys, registry: Registry, events: EventStore, jobs: Jobs, gateway: Gateway,
     governor: TokenGovernor,
 ) -> AgentRouter:  # fmt: skip
-    catalogue: list[Catalogue] = []
-
-    def shipped_catalogue() -> Catalogue:  # read on first use (42 files), then kept: it changes with a deploy
-        if not catalogue:
-            catalogue.append(load_catalogue())
-        return catalogue[0]
+    # read on first use (42 files), then kept: it changes with a deploy
+    shipped_catalogue: Callable[[], Catalogue] = functools.cache(load_catalogue)
 
     directory = AgentDirectory(lambda: registry.discover(DiscoverQuery(type="agent")), lambda: iso(events.now_ms()))
     return AgentRouter(directory, shipped_catalogue, jobs, gateway, governor, InvocationStore(client, keys))
