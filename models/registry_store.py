@@ -191,15 +191,20 @@ class RegistryStore:
                         pipe.watch(*hkeys)
                     current = [pipe.hgetall(h) for h in hkeys]
                     pipe.multi()
+                    count = 0
                     for q, h, cur in zip(qids, hkeys, current, strict=True):
-                        new_fields, old_idx, new_idx = rewrite(cur, to_role)
+                        rewritten = rewrite(cur, to_role)
+                        if rewritten is None:  # gone or unreadable: left as it is
+                            continue
+                        new_fields, old_idx, new_idx = rewritten
+                        count += 1
                         pipe.hset(h, mapping=new_fields)
                         for key in old_idx:
                             pipe.srem(key, q)
                         for key in new_idx:
                             pipe.sadd(key, q)
                     pipe.execute()
-                    return len(qids)
+                    return count
                 except redis.WatchError:
                     continue
 

@@ -150,12 +150,20 @@ class Registry:
         return Success(ts=iso(result.now_ms))
 
     def promote(self, req: PromoteRequest) -> PromoteResponse:
-        def rewrite(current: dict[str, str], to_role: str) -> tuple[dict[str, str], list[str], list[str]]:
-            reg = json.loads(current["reg"])
-            summary = json.loads(current["summary"])
+        def rewrite(current: dict[str, str], to_role: str) -> tuple[dict[str, str], list[str], list[str]] | None:
+            # None: the record went (a sweep deregistered it after the index was read) or cannot be read;
+            # it is skipped, never a 500 (a change under the WATCH retries the whole promote anyway).
+            reg, summary, old_idx = (stored_json(current.get(f)) for f in ("reg", "summary", "idx"))
+            if not (isinstance(reg, dict) and isinstance(summary, dict) and isinstance(old_idx, list)):
+                if current:
+                    log.warning("unreadable_service_record", extra={"service_id": current.get("id")})
+                return None
+            try:
+                new_idx = self._store.index_keys(str(reg["type"]), to_role, str(reg["name"]), list(reg["caps"]))
+            except (KeyError, TypeError):
+                log.warning("unreadable_service_record", extra={"service_id": current.get("id")})
+                return None
             reg["role"] = summary["role"] = to_role
-            old_idx: list[str] = json.loads(current["idx"])
-            new_idx = self._store.index_keys(reg["type"], to_role, reg["name"], reg["caps"])
             return {"reg": _json(reg), "summary": _json(summary), "idx": _json(new_idx)}, old_idx, new_idx
 
         count = self._store.promote(req.name, req.from_role, req.to_role, rewrite)
