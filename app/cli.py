@@ -37,6 +37,17 @@ def worker_argv(settings: Settings, concurrency: int) -> list[str]:
     ]  # fmt: skip
 
 
+def model_worker_argv(name: str) -> list[str]:
+    """The Celery worker that loads and hosts one local model (queue llm.<name>): app/model_worker.py."""
+    return [sys.executable, "-m", "app.model_worker", name]
+
+
+def adapter_worker_argv() -> list[str]:
+    """The Celery worker (gevent pool) that makes the vendor adapters' calls (queue adapters):
+    app/adapter_worker.py."""
+    return [sys.executable, "-m", "app.adapter_worker"]
+
+
 def beat_argv() -> list[str]:
     return [_bin("celery"), "-A", "app.worker", "beat", "--scheduler", "redbeat.RedBeatScheduler",
             "--loglevel", "INFO"]  # fmt: skip

@@ -178,3 +178,13 @@ class Keys:
 
     def idempotency(self, key: str) -> str:  # hash {fp, receipt_id, status, body}
         return f"{self.prefix}:gateway:idem:{key_part(key)}"
+
+    # model calls (local models and vendor adapters): web process <-> Celery worker
+    def llm_out(self, call_id: str) -> str:  # stream: the call's events (deltas, then end or error), short-lived
+        return f"{self.prefix}:llm:out:{key_part(call_id)}"
+
+    def llm_cancel(self, call_id: str) -> str:  # string with PX: present = the client went away
+        return f"{self.prefix}:llm:cancel:{key_part(call_id)}"
+
+    def llm_host(self, name: str) -> str:  # string with PX: JSON facts of the worker hosting `name` (live)
+        return f"{self.prefix}:llm:host:{key_part(name)}"

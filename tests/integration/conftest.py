@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,10 @@ class Live:
     redis: redis.Redis
     worker: Proc
     beat: Proc
+    extras: list[Proc] = field(default_factory=list)  # model and adapter workers, by name
+
+    def extra(self, name: str) -> Proc:
+        return next(p for p in self.extras if p.name == name)
 
     def url(self, slug: str | None = None, path: str = "/") -> str:
         """A URL on the legacy port of `slug`, or on the main port."""
@@ -94,7 +98,12 @@ def live(make_settings: Callable[..., Settings], artifacts: Path, upstreams: lis
 
 @contextlib.contextmanager
 def serve_live(
-    settings: Settings, artifacts: Path, *, worker_concurrency: int = 3, socketio: bool = False
+    settings: Settings,
+    artifacts: Path,
+    *,
+    worker_concurrency: int = 3,
+    socketio: bool = False,
+    extra_workers: Sequence[tuple[str, list[str]]] = (),
 ) -> Iterator[Live]:
     """The app on its main port and every legacy port (real HTTP servers), with a Celery worker and beat as
     processes on the same Valkey and key prefix; stopped when the block ends. Socket.IO only for the one session
@@ -117,13 +126,14 @@ def serve_live(
          "--loglevel", "INFO"],
         env, logs,
     )  # fmt: skip
+    extras = [Proc(name, argv, env, logs) for name, argv in extra_workers]  # model and adapter workers
     servers: list[BaseWSGIServer] = []
     for port in settings.bind_ports():
         server = make_server("127.0.0.1", port, app, threaded=True)
         servers.append(server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
     client = app.extensions["redis"]
-    live = Live(app, settings, client, worker, beat)
+    live = Live(app, settings, client, worker, beat, extras)
     try:
         # The monitor is live once beat's sweeps run in the worker.
         wait_until(lambda: client.get(f"{settings.pas_key_prefix}:heartbeat_monitor:last_sweep"), 60, 0.2,
@@ -134,6 +144,8 @@ def serve_live(
             server.shutdown()
             server.server_close()
         beat.stop()
+        for extra in extras:
+            extra.stop()
         worker.stop()
         if not worker.alive() and worker.p.returncode not in (0, -15, None):
             print(worker.output()[-3000:])
