@@ -100,6 +100,8 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     sup.spawn(Child("web", web_argv()))
     sup.spawn(Child("worker", worker_argv(settings, workers)))
     sup.spawn(Child("beat", beat_argv()))
+    for name in _models_with_files(settings):
+        sup.spawn(Child(f"model-{name}", model_worker_argv(name)))
     if not no_flower:
         sup.spawn(Child("flower", flower_argv(settings)))
     base = f"http://{settings.pas_host}:{settings.pas_port + settings.pas_port_offset}"
@@ -129,6 +131,12 @@ def _register_missing_agents(settings: Settings) -> str:
     return f"agents: {len(catalogue.agents)} in the catalogue, {len(done)} registered now (pas agents register)"
 
 
+def _models_with_files(settings: Settings) -> list[str]:
+    from app.domain.local_models.catalogue import find_file, load_models
+
+    return [n for n, m in load_models(settings.pas_models_config).items() if find_file(m, settings.models_dir)]
+
+
 def _create_tables(settings: Settings) -> None:
     from app.factory import create_app, create_tables
 
@@ -144,9 +152,55 @@ def web() -> None:
 
 @main.command()
 @click.option("--concurrency", default=4, show_default=True)
-def worker(concurrency: int) -> None:
-    """A Celery worker (prefork); run more on other hosts against the same Redis."""
+@click.option("--model", "model", default=None, help="Host this local model (config/models.json) instead.")
+def worker(concurrency: int, model: str | None) -> None:
+    """A Celery worker (prefork); run more on other hosts against the same Redis. With --model NAME: the worker
+    that loads and serves that one local model (queue llm.<name>)."""
+    if model is not None:
+        from app.domain.local_models.catalogue import load_models
+
+        if model not in load_models(Settings().pas_models_config):
+            raise click.BadParameter(f"no model {model!r} in config/models.json", param_hint="--model")
+        _exec(model_worker_argv(model))
     _exec(worker_argv(Settings(), concurrency))
+
+
+@main.group()
+def models() -> None:
+    """Local GGUF models: link files in, write a tiny test model."""
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "name", default=None, help="The configured model to serve it as (default: the file's stem).")
+def models_add(path: Path, name: str | None) -> None:
+    """Link PATH into PAS_MODELS_DIR as NAME.gguf (NAME: a model in config/models.json)."""
+    from app.domain.local_models.catalogue import load_models
+
+    settings = Settings()
+    configured = load_models(settings.pas_models_config)
+    name = name or path.stem
+    if name not in configured:
+        raise click.BadParameter(f"{name!r} is not a model in config/models.json (one of: {', '.join(configured)})",
+                                 param_hint="--as")  # fmt: skip
+    target = settings.models_dir / f"{name}.gguf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    target.symlink_to(path.resolve())
+    click.echo(f"{target} -> {path.resolve()} (pas up starts its worker; /info reports what the file really is)")
+
+
+@models.command("tiny")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def models_tiny(directory: Path) -> None:
+    """Write pas-tiny.gguf into DIRECTORY: a small deterministic model for smoke tests. It generates NONSENSE
+    (random weights); it proves loading, generation, streaming and classification work end to end."""
+    from app.domain.local_models.tiny import write_tiny_gguf
+
+    path = write_tiny_gguf(directory / "pas-tiny.gguf")
+    click.echo(f"wrote {path} ({path.stat().st_size} bytes; it generates nonsense). "
+               f"Next: pas models add {path} --as llm_tinyllama_1b")  # fmt: skip
 
 
 @main.command()

@@ -70,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
         hmi,
         jobs,
         meta,
+        models,
         openai_api,
         provider_router,
         registry,
@@ -88,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(gateway.bp)
     app.register_blueprint(agent_router.bp)
     app.register_blueprint(openai_api.bp)
+    models.register_model_routes(app)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)
 

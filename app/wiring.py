@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, current_app
@@ -24,6 +25,9 @@ from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade, HmiSources
 from app.domain.ids import new_id
 from app.domain.jobs.service import Jobs
+from app.domain.llm_calls.client import ModelCalls
+from app.domain.local_models.catalogue import load_models
+from app.domain.local_models.service import LocalModels, LocalModelsConfig
 from app.domain.provider_router.config import RouterConfig
 from app.domain.provider_router.matrix import load_matrix
 from app.domain.provider_router.routing import Provider
@@ -48,6 +52,7 @@ from models.governor_store import GovernorStore
 from models.invocation_store import InvocationStore
 from models.job_store import JobStore
 from models.keys import Keys
+from models.llm_call_store import LlmCallStore
 from models.provider_store import ProviderStore
 from models.receipt_store import ReceiptStore
 from models.registry_store import RegistryStore, ScriptParams
@@ -75,6 +80,8 @@ class Services:
     event_archive: EventArchive
     agent_hooks: AgentHooks
     agent_router: AgentRouter
+    llm_calls_store: LlmCallStore
+    local_models: LocalModels
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -225,6 +232,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         provider_headers=lambda p: _provider_auth(settings, p),
         secrets=lambda: _secrets(settings, router),
     )
+    llm_calls_store = LlmCallStore(client, keys)
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
         hmi, operations, router, gateway,
@@ -232,7 +240,39 @@ def build_services(app: Flask, settings: Settings) -> Services:
                      keys.archive_lock(), new_id),
         agent_hooks,
         _agent_router(client, keys, registry, events, jobs, gateway, governor),
+        llm_calls_store,
+        _local_models(settings, llm_calls_store, model_calls(settings, llm_calls_store, celery), registry,
+                      resource_manager),
     )  # fmt: skip
+
+
+def model_calls(settings: Settings, store: LlmCallStore, celery: Any) -> ModelCalls:
+    def submit(queue: str, task: str, call_id: str, payload: dict[str, Any]) -> None:
+        celery.send_task(task, args=[call_id, payload], queue=queue)
+
+    return ModelCalls(store, submit, settings.pas_model_first_token_timeout_s, settings.pas_model_idle_timeout_s)
+
+
+def _local_models(
+    settings: Settings, store: LlmCallStore, calls: ModelCalls, registry: Registry, resources: ResourceManager
+) -> LocalModels:
+    return LocalModels(
+        load_models(settings.pas_models_config),
+        LocalModelsConfig(
+            models_dir=settings.models_dir,
+            labels_path=settings.pas_root / "config" / "domains.l0.json",
+            host=settings.pas_host,
+            port_offset=settings.pas_port_offset,
+            queue=settings.model_queue,
+        ),
+        store,
+        calls,
+        registry.register,
+        registry.heartbeat,
+        resources.reserve,
+        resources.release,
+        lambda service_id: registered(registry, service_id) is not None,
+    )
 
 
 def _agent_router(

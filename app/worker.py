@@ -21,6 +21,7 @@ celery.conf.include = [
     "tasks.gateway",
     "tasks.event_stream",
     "tasks.agent_router",
+    "tasks.models",
     *extra_task_modules(),
 ]
 

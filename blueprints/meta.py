@@ -22,7 +22,7 @@ from contracts.common import ErrorBody, ServiceIndex
 VERSION = "0.1.0"
 BUILT = {
     "registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi", "provider-router",
-    "gateway", "agent-router",
+    "gateway", "agent-router", "models/llama31-8b", "models/tinyllama-1b", "models/tlc-classifier",
 }  # fmt: skip
 
 bp = Blueprint("meta", __name__)

@@ -60,6 +60,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": settings.pas_hook_sweep_interval_s,
                 "options": {"expires": max(2.0, settings.pas_hook_sweep_interval_s * 2)},
             },
+            "models-report": {"task": "pas.models.report", "schedule": 5.0, "options": {"expires": 10.0}},
             "jobs-reconcile": {"task": "pas.jobs.reconcile", "schedule": 1.0, "options": {"expires": 2.0}},
             "heartbeat-monitor-sweep": {
                 "task": "pas.heartbeat_monitor.sweep",

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     pas_hook_sweep_interval_s: float = Field(default=1.0, gt=0, le=60)
     pas_hook_timeline_maxlen: int = Field(default=20_000, ge=100, le=1_000_000)  # hook events the HMI reads back
 
+    # Local models (config/models.json): GGUF files are looked up in PAS_MODELS_DIR (default artifacts/models/).
+    pas_models_config: Path = ROOT / "config" / "models.json"
+    pas_models_dir: Path | None = None
+    pas_model_first_token_timeout_s: float = Field(default=120.0, gt=0, le=3600)  # queue wait + prompt eval
+    pas_model_idle_timeout_s: float = Field(default=60.0, gt=0, le=3600)  # between two tokens
+
     # Provider router and gateway
     pas_providers_matrix: Path = ROOT / "config" / "providers.matrix.json"
     # Hosts (host or host:port, comma-separated) PAS may send model calls to, besides its own loopback ports.
@@ -108,6 +114,13 @@ class Settings(BaseSettings):
     @property
     def system_queue(self) -> str:  # sweeps and reconciles: never paused
         return f"{self.pas_key_prefix}.default"
+
+    def model_queue(self, name: str) -> str:  # the one worker that hosts the local model `name`
+        return f"{self.pas_key_prefix}.llm.{name}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.pas_models_dir or self.artifacts_dir / "models"
 
     @property
     def work_queue(self) -> str:  # jobs and summaries: what Pause All stops

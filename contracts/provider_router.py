@@ -8,7 +8,9 @@ from pydantic import Field
 
 from contracts.common import Body, FiniteFloat, Query, Request, SafeInt
 
-Optimization = Literal["cost", "latency", "balanced", "prefer_local", "cheapest_that_meets_sla", "fastest"]
+Optimization = Literal[
+    "cost", "latency", "balanced", "prefer_local", "local", "cheapest_that_meets_sla", "fastest"
+]  # fmt: skip
 ProviderStatus = Literal["active", "inactive", "cooldown"]
 ProviderSource = Literal["matrix", "api", "registry"]
 

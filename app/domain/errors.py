@@ -52,5 +52,9 @@ class NotImplementedYet(PasError):
     code = "not_implemented"
 
 
+class ModelUnavailable(PasError):
+    code = "model_unavailable"  # a model (or vendor adapter) that is not loaded / not usable now: 503
+
+
 class StoreUnavailable(PasError):
     code = "store_unavailable"

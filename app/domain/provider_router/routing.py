@@ -16,7 +16,7 @@ from typing import Any
 DEFAULT_IN_TOKENS = 1000  # the contract's estimate when the request's size is unknown
 DEFAULT_OUT_TOKENS = 500
 
-POLICY_ALIASES = {"cheapest_that_meets_sla": "cost", "fastest": "latency"}
+POLICY_ALIASES = {"cheapest_that_meets_sla": "cost", "fastest": "latency", "local": "prefer_local"}
 
 
 @dataclass(frozen=True, slots=True)

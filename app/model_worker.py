@@ -1,0 +1,59 @@
+"""`python -m app.model_worker NAME` (`pas worker --model NAME`): the Celery worker that hosts one local model.
+
+One model load per process: the model is loaded before the worker consumes its queue (llm.<name>), with a
+resource-manager reservation for its memory held from load to unload; the worker registers the model in the
+registry (type "model") and heartbeats while it lives, so a killed worker's model goes down on schedule."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+log = logging.getLogger("pas.models")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: python -m app.model_worker NAME")
+    name = argv[0]
+    from celery.signals import worker_init, worker_shutdown
+
+    from app.factory import create_app
+    from app.wiring import services
+    from tasks.models import HOSTED, hosted
+
+    flask_app = create_app(serve_socketio=False, process=f"model-{name}")
+    celery = flask_app.extensions["celery"]
+    celery.conf.include = ["tasks.models"]
+    stop = threading.Event()
+
+    @worker_init.connect  # type: ignore[untyped-decorator]
+    def _load(**_: Any) -> None:
+        with flask_app.app_context():
+            HOSTED.append(services().local_models.load(name))
+            threading.Thread(target=_beat, name="model-heartbeat", daemon=True).start()
+
+    def _beat() -> None:
+        with flask_app.app_context():
+            services().local_models.heartbeat_loop(hosted(), stop)
+
+    @worker_shutdown.connect  # type: ignore[untyped-decorator]
+    def _unload(**_: Any) -> None:
+        stop.set()
+        if HOSTED:
+            with flask_app.app_context():
+                services().local_models.unload(hosted())
+
+    settings = flask_app.extensions["settings"]
+    celery.worker_main([
+        "worker", "--pool", "solo", "--concurrency", "1", "--queues", settings.model_queue(name),
+        "--hostname", f"model-{name}-{os.getpid()}@%h", "--loglevel", "INFO",
+        "--without-heartbeat", "--without-mingle", "--without-gossip",
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
