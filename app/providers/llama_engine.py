@@ -33,14 +33,23 @@ class TokenCounter:
     """A logits processor that changes nothing: llama.cpp calls it once per sampled token, with the tokens so
     far, so it counts what the text chunks cannot (bytes of an unfinished character yield no text)."""
 
-    def __init__(self) -> None:
+    def __init__(self, logit_bias: Any = None) -> None:
         self.prompt = 0
         self.sampled = 0
+        # OpenAI's logit_bias (token id as a string -> bias), applied here: llama-cpp-python drops every logits
+        # processor when given both its logit_bias and a processor (list.extend returns None).
+        self.bias = (
+            {int(k): float(v) for k, v in logit_bias.items() if str(k).isdigit()} if isinstance(logit_bias, dict)
+            else {}
+        )  # fmt: skip
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if self.sampled == 0:
             self.prompt = len(input_ids)
         self.sampled += 1
+        for token, bias in self.bias.items():
+            if 0 <= token < len(scores):
+                scores[token] += bias
         return scores
 
 
@@ -100,7 +109,7 @@ class LlamaEngine:
             schema = (rf.get("json_schema") or {}).get("schema") if rf["type"] == "json_schema" else None
             kwargs["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
         messages = [{k: v for k, v in m.items() if v is not None} for m in body["messages"]]
-        counter = TokenCounter()
+        counter = TokenCounter(body.get("logit_bias"))
         chunks = self.llm.create_chat_completion(
             messages=messages,  # type: ignore[arg-type]
             stream=True,
@@ -118,7 +127,7 @@ class LlamaEngine:
         kwargs = _sampling(options)
         if grammar is not None:
             kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
-        counter = TokenCounter()
+        counter = TokenCounter(options.get("logit_bias"))
         chunks = self.llm.create_completion(prompt=prompt, stream=True, logits_processor=_processors(counter), **kwargs)
         return self._run(iter(chunks), lambda c: c.get("text"), on_delta, cancelled, started, counter)
 
