@@ -14,6 +14,7 @@ from contracts.gateway import ChatCompletionRequest, InvokeRequest, Receipt, Rou
 from contracts.heartbeat_monitor import Alert
 from contracts.hooks import ClaudeCodeHook
 from contracts.jobs import JobCard
+from contracts.models import ModelsFile
 from contracts.provider_router import ProviderRegisterRequest, SelectRequest
 from contracts.registry import DiscoverQuery, HeartbeatRequest, RegisterRequest, ServiceRecord
 from contracts.resource_manager import ResourceRequest
@@ -37,6 +38,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "claude_code_hook": ClaudeCodeHook,
     "agent_discover_request": AgentDiscoverRequest,
     "agent_invoke_request": AgentInvokeRequest,
+    "models_config": ModelsFile,
 }
 
 DIR = Path(__file__).parent

@@ -14,6 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 import requests
+from openai.types.chat import ChatCompletionMessageParam
 
 from app.cli import model_worker_argv
 from app.domain.local_models.tiny import TINY_NAME, write_tiny_gguf
@@ -62,7 +63,10 @@ def _client(live: Live, slug: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=live.url(slug, ""), api_key="unused", max_retries=0, timeout=30)
 
 
-CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello"}]
+CHAT: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Say hello"},
+]
 
 
 def test_health_and_info_say_what_is_loaded_and_what_is_missing(models_live: Live) -> None:
@@ -98,12 +102,12 @@ def test_models_register_as_models_and_a_missing_file_is_degraded_in_the_registr
 
 def test_chat_through_the_openai_sdk_plain_and_streamed(models_live: Live) -> None:
     client = _client(models_live, TINY)
-    out = client.chat.completions.create(model="ignored", messages=CHAT, max_tokens=8, temperature=0)  # type: ignore[arg-type]
+    out = client.chat.completions.create(model="ignored", messages=CHAT, max_tokens=8, temperature=0)
     assert out.object == "chat.completion" and out.choices[0].finish_reason in ("stop", "length")
     assert out.usage is not None and out.usage.prompt_tokens > 0 and out.usage.completion_tokens > 0
-    chunks = list(client.chat.completions.create(model="x", messages=CHAT, max_tokens=8, temperature=0, stream=True))  # type: ignore[call-overload]
+    chunks = list(client.chat.completions.create(model="x", messages=CHAT, max_tokens=8, temperature=0, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    again = client.chat.completions.create(model="x", messages=CHAT, max_tokens=8, temperature=0)  # type: ignore[arg-type]
+    again = client.chat.completions.create(model="x", messages=CHAT, max_tokens=8, temperature=0)
     assert text == again.choices[0].message.content  # greedy: the stream says what the body says
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
 
@@ -168,14 +172,14 @@ def test_a_client_that_goes_away_cancels_its_generation(models_live: Live) -> No
     cancelled = [json.loads(x) for x in log.output().splitlines() if "model_call_cancelled" in x][-1]
     assert 3 <= cancelled["tokens"] < 60_000
     started = time.monotonic()
-    out = _client(models_live, TINY).chat.completions.create(model="x", messages=CHAT, max_tokens=4)  # type: ignore[arg-type]
+    out = _client(models_live, TINY).chat.completions.create(model="x", messages=CHAT, max_tokens=4)
     assert out.choices and time.monotonic() - started < 5  # the worker is free again
 
 
 def test_the_gateway_reaches_local_models_with_a_receipt(models_live: Live) -> None:
     gw = openai.OpenAI(base_url=models_live.url(path="/v1"), api_key="unused", max_retries=0, timeout=30)
     run = f"run-{uuid.uuid4().hex[:8]}"
-    out = gw.chat.completions.create(model="llm_tinyllama_1b", messages=CHAT, max_tokens=5,  # type: ignore[arg-type]
+    out = gw.chat.completions.create(model="llm_tinyllama_1b", messages=CHAT, max_tokens=5,
                                      extra_headers={"X-PAS-Run-Id": run})  # fmt: skip
     assert out.choices[0].message.content is not None
     inv = requests.post(models_live.url("gateway", "/invoke"), timeout=30, json={
@@ -218,4 +222,4 @@ def test_a_killed_model_worker_goes_down_then_comes_back(models_live: Live) -> N
     models_live.extras.append(again)
     wait_until(lambda: _health(models_live, TINY)["status"] == "healthy", 60, 0.2, "loaded again")
     wait_until(lambda: status() == "ok", 20, 0.2, "ok again in the registry")
-    assert _client(models_live, TINY).chat.completions.create(model="x", messages=CHAT, max_tokens=3).choices  # type: ignore[arg-type]
+    assert _client(models_live, TINY).chat.completions.create(model="x", messages=CHAT, max_tokens=3).choices
