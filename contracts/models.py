@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -115,7 +115,9 @@ class GenerateRequest(Request):
     format: Literal["json"] | dict[str, Any] | None = None
     options: GenerateOptions | None = None
     raw: bool = False
-    keep_alive: str | int | None = None
+    keep_alive: (
+        Annotated[str, Field(max_length=100)] | Annotated[int, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)] | None
+    ) = None  # accepted; a model stays loaded while its worker lives
 
 
 class ClassifyDomainRequest(Request):

@@ -243,8 +243,10 @@ def test_control_and_bidi_characters_in_ids_are_refused(client: FlaskClient, bad
 def test_unknown_paths_and_unbuilt_services(client: FlaskClient) -> None:
     r = client.get(f"{REG}/nothing-here")
     assert r.status_code == 404 and r.is_json
-    r = client.get("http://localhost:8050/info")  # the model services are not built yet
-    assert r.status_code == 501 and r.json["error"] == "not_implemented"
+    r = client.get("http://localhost:8050/info")  # a local model, not loaded: its facts still answer
+    assert r.status_code == 200 and r.json["service_name"] == "llm_llama31_8b"
+    r = client.post("http://localhost:8050/chat/completions", json={"messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 503 and r.json["error"] == "model_unavailable" and "llm_llama31_8b.gguf" in r.json["detail"]
     r = client.post("http://localhost:8100/chat/completions", json={})
     assert r.status_code == 501
 
