@@ -12,7 +12,7 @@ import yaml
 
 from tests.support import ROOT
 
-PAS_SERVICES = ("web", "worker", "beat", "flower")
+PAS_SERVICES = ("web", "worker", "beat", "flower", "model-llama31-8b", "model-tinyllama-1b", "model-tlc-classifier")
 
 
 def command_tree() -> dict:
