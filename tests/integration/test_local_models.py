@@ -59,6 +59,12 @@ def _health(live: Live, slug: str) -> dict:
     return requests.get(live.url(slug, "/health"), timeout=5).json()
 
 
+def _reservations(live: Live, agent: str) -> list[dict]:
+    res = requests.get(live.url("resource-manager", "/reservations"), timeout=5).json()
+    rows = res.get("reservations", res.get("items", []))
+    return [r for r in rows if r.get("agent") == agent and r.get("status") == "active"]
+
+
 def _client(live: Live, slug: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=live.url(slug, ""), api_key="unused", max_retries=0, timeout=30)
 
@@ -95,9 +101,8 @@ def test_models_register_as_models_and_a_missing_file_is_degraded_in_the_registr
                "beat registers the missing model degraded")  # fmt: skip
     assert all(i["type"] == "model" for i in discover(type="model").values())
     # its worker holds a reservation for the model's memory
-    res = requests.get(models_live.url("resource-manager", "/reservations"), timeout=5).json()
-    held = [r for r in res.get("reservations", res.get("items", [])) if r.get("agent") == "llm_tinyllama_1b"]
-    assert held and held[0]["status"] == "active" and held[0]["resources"]["mem_mb"] == 1024
+    held = _reservations(models_live, "llm_tinyllama_1b")
+    assert len(held) == 1 and held[0]["resources"]["mem_mb"] == 1024
 
 
 def test_chat_through_the_openai_sdk_plain_and_streamed(models_live: Live) -> None:
@@ -209,11 +214,12 @@ def test_a_killed_model_worker_goes_down_then_comes_back(models_live: Live) -> N
                              timeout=5).json()["items"]  # fmt: skip
         return items[0]["status"] if items else "gone"
 
-    # The registry's ladder at a 2 s interval: down after two missed beats (4 s), deregistered after three.
+    # The registry's ladder at a 2 s interval: down two missed beats after the last one, deregistered at three.
     killed = time.monotonic()
     wait_until(lambda: status() == "down", 15, 0.1, "the registry marks it down on schedule")
-    assert 3.0 < time.monotonic() - killed < 8.0
+    assert time.monotonic() - killed < 8.0  # two intervals after its last beat, which came up to 2 s before
     wait_until(lambda: _health(models_live, TINY)["status"] == "degraded", 15, 0.2, "/health says not loaded")
+    wait_until(lambda: not _reservations(models_live, "llm_tinyllama_1b"), 15, 0.2, "its reservation expires")
     r = requests.post(models_live.url(TINY, "/chat/completions"), json={"messages": CHAT}, timeout=10)
     assert r.status_code == 503
     env = settings_env(models_live.settings)
@@ -222,4 +228,5 @@ def test_a_killed_model_worker_goes_down_then_comes_back(models_live: Live) -> N
     models_live.extras.append(again)
     wait_until(lambda: _health(models_live, TINY)["status"] == "healthy", 60, 0.2, "loaded again")
     wait_until(lambda: status() == "ok", 20, 0.2, "ok again in the registry")
+    assert len(_reservations(models_live, "llm_tinyllama_1b")) == 1
     assert _client(models_live, TINY).chat.completions.create(model="x", messages=CHAT, max_tokens=3).choices
