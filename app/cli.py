@@ -100,8 +100,10 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     sup.spawn(Child("web", web_argv()))
     sup.spawn(Child("worker", worker_argv(settings, workers)))
     sup.spawn(Child("beat", beat_argv()))
-    for name in _models_with_files(settings):
+    with_files = _models_with_files(settings)
+    for name in with_files:
         sup.spawn(Child(f"model-{name}", model_worker_argv(name)))
+    sup.log("pas", _models_line(settings, with_files))
     if not no_flower:
         sup.spawn(Child("flower", flower_argv(settings)))
     base = f"http://{settings.pas_host}:{settings.pas_port + settings.pas_port_offset}"
@@ -135,6 +137,16 @@ def _models_with_files(settings: Settings) -> list[str]:
     from app.domain.local_models.catalogue import find_file, load_models
 
     return [n for n, m in load_models(settings.pas_models_config).items() if find_file(m, settings.models_dir)]
+
+
+def _models_line(settings: Settings, with_files: list[str]) -> str:
+    from app.domain.local_models.catalogue import load_models
+
+    missing = [n for n in load_models(settings.pas_models_config) if n not in with_files]
+    line = f"local models: {', '.join(with_files) or 'none'} (one worker each)"
+    if missing:
+        line += f"; no file in {settings.models_dir} for {', '.join(missing)} (pas models add PATH --as NAME)"
+    return line
 
 
 def _create_tables(settings: Settings) -> None:
