@@ -68,3 +68,13 @@ def file_facts(path: Path, metadata: dict[str, Any], n_params: int | None, n_voc
         parameters=n_params,
         quantization=_FILE_TYPES.get(int(ftype)) if ftype is not None and str(ftype).isdigit() else None,
     )
+
+
+def gpu_share(model: ModelConfig, file_bytes: int, gpus: float, gpu_mem_mb: float) -> tuple[int, int]:
+    """(gpus, gpu_mem_mb) to reserve: none when the model offloads no layers or this host has no GPU (pynvml
+    found none); else one GPU and the weights' size (all layers, -1) or a share of it (n layers of a typical 32)."""
+    if model.gpu_layers == 0 or gpus < 1:
+        return 0, 0
+    weights_mb = file_bytes / (1024 * 1024)
+    share = 1.0 if model.gpu_layers < 0 else min(1.0, model.gpu_layers / 32)
+    return 1, int(min(gpu_mem_mb, weights_mb * share * 1.1) + 0.5)

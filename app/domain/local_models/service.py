@@ -17,8 +17,9 @@ from typing import Any, Protocol
 from app.domain.errors import ModelUnavailable, NotFound
 from app.domain.llm_calls.channel import CallStream
 from app.domain.llm_calls.client import ModelCalls
-from app.domain.local_models.catalogue import file_facts, find_file, missing_reason
+from app.domain.local_models.catalogue import file_facts, find_file, gpu_share, missing_reason
 from app.domain.local_models.host import ModelHost, load_label_sets
+from app.domain.resource_manager.capacity import detect
 from contracts.models import LocalModelFacts, LocalModelInfo, ModelConfig, ModelHealth, Performance
 from contracts.registry import CostHint, HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse
 from contracts.resource_manager import ReleaseRequest, ResourceRequest
@@ -145,8 +146,10 @@ class LocalModels:
         job_id = f"model-{name}@{socket.gethostname()}"
         with contextlib.suppress(NotFound):
             self._release(ReleaseRequest(job_id=job_id))
-        grant = self._reserve(ResourceRequest(job_id=job_id, agent=name, mem_mb=m.memory_mb, service_id=name,
-                                              role="model"))  # fmt: skip
+        host_gpu = detect(self._cfg.models_dir)
+        gpus, gpu_mem = gpu_share(m, path.stat().st_size, host_gpu["gpu"], host_gpu["gpu_mem_mb"])
+        grant = self._reserve(ResourceRequest(job_id=job_id, agent=name, mem_mb=m.memory_mb, gpu=gpus,
+                                              gpu_mem_mb=gpu_mem, service_id=name, role="model"))  # fmt: skip
         if getattr(grant, "status", None) != "granted":
             reason = f"the resource manager refused its memory ({m.memory_mb} MB): {getattr(grant, 'detail', '')}"
             self._heartbeat(HeartbeatRequest(service_id=name, status="degraded", message=reason))

@@ -59,3 +59,14 @@ def test_the_tiny_model_is_deterministic_loads_and_scores_labels(tmp_path: Path)
     assert "".join(text).strip() in labels  # the grammar allows nothing else
     conf = softmax(engine.score_labels("Query: x\nDomain:", labels))
     assert set(conf) == set(labels) and abs(sum(conf.values()) - 1) < 1e-9
+
+
+def test_gpu_memory_is_reserved_only_for_offloaded_layers_on_a_host_with_a_gpu() -> None:
+    from app.domain.local_models.catalogue import gpu_share
+
+    m = load_models(ROOT / "config" / "models.json")["llm_llama31_8b"]
+    size = 4_920 * 1024 * 1024
+    assert gpu_share(m, size, gpus=1, gpu_mem_mb=24_000) == (0, 0)  # gpu_layers 0: CPU only
+    assert gpu_share(m.model_copy(update={"gpu_layers": -1}), size, gpus=0, gpu_mem_mb=0) == (0, 0)  # no GPU here
+    assert gpu_share(m.model_copy(update={"gpu_layers": -1}), size, gpus=1, gpu_mem_mb=24_000) == (1, 5412)
+    assert gpu_share(m.model_copy(update={"gpu_layers": 16}), size, gpus=2, gpu_mem_mb=24_000) == (1, 2706)
