@@ -187,6 +187,9 @@ def test_the_gateway_reaches_local_models_with_a_receipt(models_live: Live) -> N
     out = gw.chat.completions.create(model="llm_tinyllama_1b", messages=CHAT, max_tokens=5,
                                      extra_headers={"X-PAS-Run-Id": run})  # fmt: skip
     assert out.choices[0].message.content is not None
+    streamed = list(gw.chat.completions.create(model="llm_tinyllama_1b", messages=CHAT, max_tokens=5, stream=True,
+                                               extra_headers={"X-PAS-Run-Id": run}))  # fmt: skip
+    assert streamed and any(c.choices and c.choices[0].finish_reason for c in streamed)
     inv = requests.post(models_live.url("gateway", "/invoke"), timeout=30, json={
         "target": {"type": "model", "require_caps": ["classify_light"]}, "policy": {"prefer": "local"},
         "payload": {"messages": CHAT, "max_tokens": 4}, "run_id": run,
@@ -194,12 +197,21 @@ def test_the_gateway_reaches_local_models_with_a_receipt(models_live: Live) -> N
     assert inv.status_code == 200, inv.text
     assert inv.json()["provider"] == "tlc_domain_classifier"
 
+    def cost_events() -> list[dict]:
+        r = requests.get(models_live.url("event-stream", "/events"), params={"after": 0}, timeout=5).json()
+        rows = r.get("events", r.get("items", []))
+        return [e for e in rows if e["event_type"] == "cost_update" and "tlc_domain_classifier" in json.dumps(e)]
+
+    wait_until(cost_events, 10, 0.2, "the live event the HMI's costs page shows")
+
     def receipts() -> list[dict]:
         r = requests.get(models_live.url("gateway", f"/receipts/{run}"), timeout=5)
         return list(r.json()["receipts"])
 
-    wait_until(lambda: len(receipts()) >= 2, 20, 0.3, "two receipts for the run")
+    wait_until(lambda: len(receipts()) >= 3, 20, 0.3, "three receipts for the run")
     by_provider = {r["provider"]: r for r in receipts()}
+    stream_receipt = next(r for r in receipts() if r["stream"])
+    assert stream_receipt["status"] == "success" and stream_receipt["output_tokens"] > 0
     assert by_provider["llm_tinyllama_1b"]["status"] == "success" and by_provider["llm_tinyllama_1b"]["cost_usd"] == 0
     assert by_provider["llm_tinyllama_1b"]["tokens_exact"] is True
 
