@@ -99,6 +99,7 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
             sup.log("pas", f"WARNING: bound to {settings.pas_host} without a token")
     sup.spawn(Child("web", web_argv()))
     sup.spawn(Child("worker", worker_argv(settings, workers)))
+    sup.spawn(Child("adapters", adapter_worker_argv()))
     sup.spawn(Child("beat", beat_argv()))
     if not no_flower:
         sup.spawn(Child("flower", flower_argv(settings)))
@@ -107,6 +108,8 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     sup.log("pas", f"OpenAPI       {base}/openapi.json  (browse: {base}/docs)")
     sup.log("pas", f"registry      http://{settings.pas_host}:{6121 + settings.pas_port_offset}/  (legacy ports)")
     sup.log("pas", f"OpenAI API    {base}/v1  (gateway: chat completions, models)")
+    sup.log("pas", f"adapters      http://{settings.pas_host}:{8100 + settings.pas_port_offset}-"
+                   f"{8103 + settings.pas_port_offset}/  (OpenAI, Anthropic, Gemini, Grok; keys: *_API_KEY)")
     if not no_flower:
         sup.log("pas", f"Flower        http://127.0.0.1:{settings.pas_flower_port}/")
     sup.log("pas", "Ctrl-C stops everything")
@@ -144,9 +147,11 @@ def web() -> None:
 
 @main.command()
 @click.option("--concurrency", default=4, show_default=True)
-def worker(concurrency: int) -> None:
-    """A Celery worker (prefork); run more on other hosts against the same Redis."""
-    _exec(worker_argv(Settings(), concurrency))
+@click.option("--adapters", is_flag=True, help="The vendor adapters' worker instead (gevent pool, queue adapters).")
+def worker(concurrency: int, adapters: bool) -> None:
+    """A Celery worker (prefork); run more on other hosts against the same Redis. With --adapters, the worker
+    that makes the vendor adapters' calls (PAS_ADAPTER_CONCURRENCY greenlets) and registers the adapters."""
+    _exec(adapter_worker_argv() if adapters else worker_argv(Settings(), concurrency))
 
 
 @main.command()

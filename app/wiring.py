@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, current_app
 
 from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_job_tasks
+from app.domain.adapters.config import HOST_NAME, load_adapters
+from app.domain.adapters.service import Adapters
 from app.domain.agent_hooks.service import AgentHooks, HookConfig
 from app.domain.agent_router.directory import AgentDirectory
 from app.domain.agent_router.service import AgentRouter
@@ -24,6 +27,7 @@ from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
 from app.domain.hmi.facade import HmiFacade, HmiSources
 from app.domain.ids import new_id
 from app.domain.jobs.service import Jobs
+from app.domain.llm_calls.client import ModelCalls
 from app.domain.provider_router.config import RouterConfig
 from app.domain.provider_router.matrix import load_matrix
 from app.domain.provider_router.routing import Provider
@@ -48,6 +52,7 @@ from models.governor_store import GovernorStore
 from models.invocation_store import InvocationStore
 from models.job_store import JobStore
 from models.keys import Keys
+from models.llm_call_store import LlmCallStore
 from models.provider_store import ProviderStore
 from models.receipt_store import ReceiptStore
 from models.registry_store import RegistryStore, ScriptParams
@@ -75,6 +80,7 @@ class Services:
     event_archive: EventArchive
     agent_hooks: AgentHooks
     agent_router: AgentRouter
+    adapters: Adapters
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -232,7 +238,25 @@ def build_services(app: Flask, settings: Settings) -> Services:
                      keys.archive_lock(), new_id),
         agent_hooks,
         _agent_router(client, keys, registry, events, jobs, gateway, governor),
+        _adapters(settings, client, keys, celery),
     )  # fmt: skip
+
+
+def _adapters(settings: Settings, client: redis.Redis, keys: Keys, celery: Any) -> Adapters:
+    store = LlmCallStore(client, keys)
+
+    def submit(queue: str, task: str, call_id: str, payload: dict[str, Any]) -> None:
+        celery.send_task(task, args=[call_id, payload], queue=queue)
+
+    # The worker answers a vendor timeout itself (504); these only catch a worker that died mid-call.
+    wait_s = settings.pas_adapter_timeout_s + 5
+    return Adapters(
+        load_adapters(settings.pas_adapters_config),
+        settings.env_value,
+        ModelCalls(store, submit, first_timeout_s=wait_s, idle_timeout_s=wait_s),
+        lambda: store.host(HOST_NAME),
+        "0.1.0",
+    )
 
 
 def _agent_router(

@@ -41,6 +41,7 @@ class Standin:
     script: list[Step] = field(default_factory=list)
     default: Step = field(default_factory=Step)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    aborted: int = 0  # streams the client closed before their end (a cancel reached the vendor)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -52,6 +53,7 @@ class Standin:
         with self.lock:
             self.script, self.default = list(steps), default or Step()
             self.requests.clear()
+            self.aborted = 0
 
     def take(self, record: dict[str, Any]) -> Step:
         with self.lock:
@@ -199,12 +201,16 @@ def start_standin(kind: Kind, key: str) -> Standin:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for event in events:
-                time.sleep(step.chunk_delay_s)
-                data = event.encode()
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+            try:
+                for event in events:
+                    time.sleep(step.chunk_delay_s)
+                    data = event.encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                with standin.lock:
+                    standin.aborted += 1
 
         def _send(self, status: int, data: bytes, retry_after: str | None = None) -> None:
             self.send_response(status)

@@ -92,9 +92,10 @@ def vendor_request(request: dict[str, Any]) -> dict[str, Any]:
     }
     if system:
         out["system"] = "\n\n".join(system)
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p")):
-        if request.get(ours) is not None:
-            out[theirs] = request[ours]
+    # Sampling goes in the body as the wire has it: this SDK's create() no longer names these parameters.
+    sampling = {k: request[k] for k in ("temperature", "top_p") if request.get(k) is not None}
+    if sampling:
+        out["extra_body"] = sampling
     if (stops := stop_list(request.get("stop"))) is not None:
         out["stop_sequences"] = stops
     tools = [t for t in (_tool(t) for t in request.get("tools") or []) if t]
