@@ -108,8 +108,11 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     sup.log("pas", f"OpenAPI       {base}/openapi.json  (browse: {base}/docs)")
     sup.log("pas", f"registry      http://{settings.pas_host}:{6121 + settings.pas_port_offset}/  (legacy ports)")
     sup.log("pas", f"OpenAI API    {base}/v1  (gateway: chat completions, models)")
-    sup.log("pas", f"adapters      http://{settings.pas_host}:{8100 + settings.pas_port_offset}-"
-                   f"{8103 + settings.pas_port_offset}/  (OpenAI, Anthropic, Gemini, Grok; keys: *_API_KEY)")
+    sup.log(
+        "pas",
+        f"adapters      http://{settings.pas_host}:{8100 + settings.pas_port_offset}-"
+        f"{8103 + settings.pas_port_offset}/  (OpenAI, Anthropic, Gemini, Grok; keys: *_API_KEY)",
+    )
     if not no_flower:
         sup.log("pas", f"Flower        http://127.0.0.1:{settings.pas_flower_port}/")
     sup.log("pas", "Ctrl-C stops everything")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 from typing import Any
 
 from flask import Flask, Response, current_app

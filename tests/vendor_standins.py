@@ -84,8 +84,27 @@ def _openai(step: Step, body: dict[str, Any], stream: bool) -> tuple[dict[str, A
     out = [{**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
     if step.tool:
         c = message["tool_calls"][0]
-        out.append({**chunk, "choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
-            {"index": 0, "id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": ""}}]}}]})
+        out.append(
+            {
+                **chunk,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": None,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": c["id"],
+                                    "type": "function",
+                                    "function": {"name": c["function"]["name"], "arguments": ""},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
         out.append({**chunk, "choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
             {"index": 0, "function": {"arguments": c["function"]["arguments"]}}]}}]})  # fmt: skip
     else:
@@ -104,8 +123,16 @@ def _anthropic(step: Step, body: dict[str, Any], stream: bool) -> tuple[dict[str
         reason = step.stop or "tool_use"
     else:
         block, reason = {"type": "text", "text": step.text}, step.stop or "end_turn"
-    message = {"id": "msg_standin", "type": "message", "role": "assistant", "model": model, "content": [block],
-               "stop_reason": reason, "stop_sequence": None, "usage": {"input_tokens": pin, "output_tokens": pout}}
+    message = {
+        "id": "msg_standin",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [block],
+        "stop_reason": reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": pin, "output_tokens": pout},
+    }
     if not stream:
         return message, []
     events: list[tuple[str, dict[str, Any]]] = [
@@ -113,21 +140,49 @@ def _anthropic(step: Step, body: dict[str, Any], stream: bool) -> tuple[dict[str
                                                                 "usage": {"input_tokens": pin, "output_tokens": 1}}}),
     ]  # fmt: skip
     if step.tool:
-        events.append(("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {**block, "input": {}}}))
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}},
+            )
+        )
         raw = json.dumps(block["input"])
         for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                   "delta": {"type": "input_json_delta", "partial_json": piece}}))
+            events.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "input_json_delta", "partial_json": piece},
+                    },
+                )
+            )
     else:
-        events.append(("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {"type": "text", "text": ""}}))
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+        )
         for word in re.findall(r"\S+\s*", step.text):
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                   "delta": {"type": "text_delta", "text": word}}))
+            events.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}},
+                )
+            )
     events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
-                                     "usage": {"output_tokens": pout}}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reason, "stop_sequence": None},
+                "usage": {"output_tokens": pout},
+            },
+        )
+    )
     events.append(("message_stop", {"type": "message_stop"}))  # fmt: skip
     return None, [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events]
 
@@ -177,7 +232,7 @@ def start_standin(kind: Kind, key: str) -> Standin:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = json.loads(raw or b"{}")
             got = (self.headers.get("Authorization") or "").removeprefix("Bearer ")

@@ -103,7 +103,7 @@ def stream_chat(target: VendorTarget, request: dict[str, Any]) -> Iterator[dict[
     reason, prompt, done, model = "stop", 0, 0, target.model
     calls = 0
     try:
-        for chunk in client.models.generate_content_stream(model=target.model, contents=contents, config=config):
+        for chunk in client.models.generate_content_stream(model=target.model, contents=contents, config=config):  # type: ignore[arg-type]
             model = chunk.model_version or model
             if chunk.usage_metadata is not None:
                 prompt = chunk.usage_metadata.prompt_token_count or prompt

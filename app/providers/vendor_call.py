@@ -60,7 +60,7 @@ def status_failure(vendor: str, status: int, headers: Mapping[str, str] | None =
         return VendorFailure("auth", f"{vendor} rejected the API key (HTTP {status})", status)
     if status == 429:
         return VendorFailure("rate_limited", f"{vendor} rate-limited the call (HTTP 429)", status, retry_after(headers))
-    if status == 408 or status == 504:
+    if status in {408, 504}:
         return VendorFailure("timeout", f"{vendor} timed out (HTTP {status})", status)
     if status >= 500:
         return VendorFailure("server", f"{vendor} failed (HTTP {status})", status, retry_after(headers))

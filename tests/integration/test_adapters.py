@@ -34,7 +34,9 @@ SEEN: list[str] = []
 
 def uid(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:10]}"
-  # every body this module read back, for the canary check
+
+
+# every body this module read back, for the canary check
 
 
 class _Captured(logging.Handler):
@@ -48,8 +50,8 @@ class _Captured(logging.Handler):
 
 @pytest.fixture(scope="module")
 def standins() -> Iterator[dict[str, Standin]]:
-    s = {"openai": start_standin("openai", KEYS["openai"]), "anthropic": start_standin("anthropic", KEYS["anthropic"]),
-         "gemini": start_standin("gemini", KEYS["gemini"]), "grok": start_standin("openai", "xai-never-sent")}  # fmt: skip
+    s = {p: start_standin(p, KEYS[p]) for p in ("openai", "anthropic", "gemini")}  # type: ignore[arg-type]
+    s["grok"] = start_standin("openai", "xai-never-sent")  # Grok speaks OpenAI's protocol
     yield s
     for standin in s.values():
         standin.stop_server()
@@ -164,7 +166,11 @@ def test_chat_translates_messages_system_stop_and_max_tokens(
     healthy(alive, provider)
     standins[provider].reset(Step(text="Hello there friend", usage=(13, 4)))
     r = sdk(alive, provider).chat.completions.create(
-        model="ignored", stop=["END"], max_tokens=33, temperature=0.2, **CHAT  # type: ignore[arg-type]
+        model="ignored",
+        stop=["END"],
+        max_tokens=33,
+        temperature=0.2,
+        **CHAT,  # type: ignore[arg-type]
     )
     assert r.choices[0].message.content == "Hello there friend" and r.choices[0].finish_reason == "stop"
     assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (13, 4)  # type: ignore[union-attr]
@@ -186,8 +192,10 @@ def test_chat_translates_messages_system_stop_and_max_tokens(
         assert body["generationConfig"]["maxOutputTokens"] == 33
 
 
-@pytest.mark.parametrize(("provider", "vendor_stop"), [("openai", "length"), ("anthropic", "max_tokens"),
-                                                       ("gemini", "MAX_TOKENS"), ("anthropic", "stop_sequence")])  # fmt: skip
+STOPS = [("openai", "length"), ("anthropic", "max_tokens"), ("gemini", "MAX_TOKENS"), ("anthropic", "stop_sequence")]
+
+
+@pytest.mark.parametrize(("provider", "vendor_stop"), STOPS)
 def test_vendor_stop_reasons_map_to_openais(alive: Live, standins: dict[str, Standin], provider: str,
                                             vendor_stop: str) -> None:  # fmt: skip
     healthy(alive, provider)
@@ -200,13 +208,14 @@ def test_vendor_stop_reasons_map_to_openais(alive: Live, standins: dict[str, Sta
 def test_tool_calls_both_ways(alive: Live, standins: dict[str, Standin], provider: str) -> None:
     healthy(alive, provider)
     standins[provider].reset(Step(tool=("get_weather", {"city": "Paris"})))
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
-                                               "parameters": {"type": "object",
-                                                              "properties": {"city": {"type": "string"}}}}}]  # fmt: skip
-    history = [*CHAT["messages"],
-               {"role": "assistant", "content": None, "tool_calls": [
-                   {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
-               {"role": "tool", "tool_call_id": "call_9", "content": '{"temp": 3}'}]  # fmt: skip
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather", "parameters": schema}}]
+    asked = {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}
+    history = [
+        *CHAT["messages"],
+        {"role": "assistant", "content": None, "tool_calls": [asked]},
+        {"role": "tool", "tool_call_id": "call_9", "content": '{"temp": 3}'},
+    ]
     r = sdk(alive, provider).chat.completions.create(model="x", messages=history, tools=tools)  # type: ignore[arg-type]
     choice = r.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -231,7 +240,10 @@ def test_streaming_relays_tokens_and_usage(alive: Live, standins: dict[str, Stan
     healthy(alive, provider)
     standins[provider].reset(Step(text="one two three four", usage=(21, 4)))
     stream = sdk(alive, provider).chat.completions.create(
-        model="x", stream=True, stream_options={"include_usage": True}, **CHAT  # type: ignore[arg-type]
+        model="x",
+        stream=True,
+        stream_options={"include_usage": True},
+        **CHAT,  # type: ignore[arg-type]
     )
     text, usage, reasons = "", None, []
     for chunk in stream:
@@ -359,8 +371,15 @@ def test_the_phase3_clients_gpt35_route_reaches_the_openai_adapter(alive: Live, 
     healthy(alive, "openai")
     standins["openai"].reset(Step(usage=(8, 3)))
     port = 8100 + alive.settings.pas_port_offset
-    body = {"name": "test-gpt-3.5", "model": "gpt-3.5-turbo", "context_window": 16385, "cost_per_input_token": 5e-7,
-            "cost_per_output_token": 1.5e-6, "endpoint": f"http://localhost:{port}", "slo": {"latency_p95_ms": 900}}
+    body = {
+        "name": "test-gpt-3.5",
+        "model": "gpt-3.5-turbo",
+        "context_window": 16385,
+        "cost_per_input_token": 5e-7,
+        "cost_per_output_token": 1.5e-6,
+        "endpoint": f"http://localhost:{port}",
+        "slo": {"latency_p95_ms": 900},
+    }
     assert requests.post(alive.url("provider-router", "/register"), json=body, timeout=10).status_code in (200, 201)
     r = route(alive, run_id="test-run", requirements={"model": "gpt-3.5-turbo"},
               payload={"messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
@@ -375,7 +394,7 @@ def test_the_phase3_clients_gpt35_route_reaches_the_openai_adapter(alive: Live, 
 def test_canary_keys_appear_in_no_log_line_and_no_response(alive: Live, logs: _Captured) -> None:
     time.sleep(0.5)
     texts = [*SEEN, *logs.lines]
-    for p in alive.extras + [alive.worker, alive.beat]:
+    for p in [*alive.extras, alive.worker, alive.beat]:
         texts.append(p.output())
     for path in (alive.settings.artifacts_dir).rglob("*"):
         if path.is_file() and path.suffix in (".jsonl", ".log", ".json", ".md"):

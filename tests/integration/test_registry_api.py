@@ -245,8 +245,8 @@ def test_unknown_paths_and_unbuilt_services(client: FlaskClient) -> None:
     assert r.status_code == 404 and r.is_json
     r = client.get("http://localhost:8050/info")  # the model services are not built yet
     assert r.status_code == 501 and r.json["error"] == "not_implemented"
-    r = client.post("http://localhost:8100/chat/completions", json={})
-    assert r.status_code == 501
+    r = client.post("http://localhost:8100/chat/completions", json={})  # built: a body without messages is refused
+    assert r.status_code == 422 and r.json["field"] == "messages"
 
 
 def test_every_port_serves_index_openapi_and_docs(client: FlaskClient) -> None:

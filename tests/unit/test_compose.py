@@ -12,7 +12,7 @@ import yaml
 
 from tests.support import ROOT
 
-PAS_SERVICES = ("web", "worker", "beat", "flower")
+PAS_SERVICES = ("web", "worker", "adapters", "beat", "flower")
 
 
 def command_tree() -> dict:

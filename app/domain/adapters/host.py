@@ -82,12 +82,12 @@ class AdapterHost:
         on_change: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.adapters = {a.provider: a for a in adapters}
+        self.adapters: dict[str, AdapterConfig] = {a.provider: a for a in adapters}
         self._lookup = lookup
         self.config = config
         self._on_change = on_change  # a state change: heartbeat now, not at the next interval
         self._clock = clock
-        self._state = {a.provider: _State() for a in adapters}
+        self._state: dict[str, _State] = {a.provider: _State() for a in adapters}
         self._lock = threading.Lock()
         self.started_at = time.time()
 

@@ -37,7 +37,7 @@ class Adapters:
         host_facts: Callable[[], dict[str, Any] | None],
         version: str,
     ) -> None:
-        self._adapters = {a.provider: a for a in adapters}
+        self._adapters: dict[str, AdapterConfig] = {a.provider: a for a in adapters}
         self._lookup = lookup
         self._calls = calls
         self._host_facts = host_facts
@@ -56,12 +56,13 @@ class Adapters:
 
     def health(self, provider: str, service: str, port: int) -> ModelHealth:
         adapter, live = self.config(provider), self._live(provider)
+        reason: str | None
         if live is None:
             status, reason = "degraded", NO_WORKER
             key_present = api_key(adapter, self._lookup) is not None  # what this process sees
             uptime, last = 0.0, None
         else:
-            status, reason = str(live.get("status") or "degraded"), live.get("reason")
+            status, reason = str(live.get("status") or "degraded"), str(live.get("reason") or "") or None
             key_present = bool(live.get("api_key_present"))
             started = live.get("started_at")
             uptime = round(time.time() - started, 3) if isinstance(started, int | float) else 0.0
@@ -107,8 +108,12 @@ class Adapters:
             status=health.status,
             provider=provider,
             model=health.model,
-            endpoints=AdapterEndpoints(chat=f"{prefix}/chat/completions", health=f"{prefix}/health",
-                                       info=f"{prefix}/info", docs=f"{prefix}/docs"),  # fmt: skip
+            endpoints=AdapterEndpoints(
+                chat=f"{prefix}/chat/completions",
+                health=f"{prefix}/health",
+                info=f"{prefix}/info",
+                docs=f"{prefix}/docs",
+            ),
             docs=f"{prefix}/docs",
         )
 
@@ -155,7 +160,9 @@ class Adapters:
         return self._relay(stream, first, events, self.config(provider).model)
 
     @staticmethod
-    def _relay(stream: CallStream, first: dict[str, Any], events: Iterator[dict[str, Any]], model: str) -> Iterator[bytes]:
+    def _relay(
+        stream: CallStream, first: dict[str, Any], events: Iterator[dict[str, Any]], model: str
+    ) -> Iterator[bytes]:
         def chained() -> Iterator[dict[str, Any]]:
             yield first
             try:
