@@ -19,13 +19,13 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import ROOT, Stack, percentile  # noqa: E402
+from _stack import ROOT, Stack, percentile
 
 sys.path.insert(0, str(ROOT))
-import anthropic  # noqa: E402
-import openai  # noqa: E402
+import anthropic
+import openai
 
-from tests.vendor_standins import Standin, Step, start_standin  # noqa: E402  (the repo's own stand-ins)
+from tests.vendor_standins import Standin, Step, start_standin
 
 KEY = {"openai": "sk-bench-openai", "anthropic": "sk-ant-bench"}
 PORT = {"openai": 8100, "anthropic": 8101}
@@ -142,9 +142,8 @@ def main() -> None:
                 for kind, values in kinds.items():
                     rows.append((v, path, kind, values))
     print(f"\nadapters bench: n={n} per path, sequential calls, stand-in vendors on 127.0.0.1 (ms)\n")
-    print(
-        f"{'vendor':<10} {'path':<13} {'what':<6} {'p50':>8} {'p95':>8} {'+p50':>8} {'+p95':>8} {'x p50':>7} {'x p95':>7}"
-    )
+    head = ("vendor", "path", "what", "p50", "p95", "+p50", "+p95", "x p50", "x p95")
+    print("{:<10} {:<13} {:<6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}".format(*head))
     base: dict[tuple[str, str], tuple[float, float]] = {}
     for v, path, kind, values in rows:
         p50, p95 = percentile(values, 50), percentile(values, 95)

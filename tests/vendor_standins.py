@@ -228,6 +228,7 @@ def start_standin(kind: Kind, key: str) -> Standin:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # small writes go out at once (no 40 ms delayed-ACK stalls in the figures)
 
         def log_message(self, *args: Any) -> None:
             pass
