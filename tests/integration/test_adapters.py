@@ -354,6 +354,8 @@ def test_a_degraded_adapter_is_listed_but_not_selected(alive: Live) -> None:
     healthy(alive)
     providers = {p["name"]: p for p in get(alive, "provider-router", "/providers")["providers"]}
     assert NAME["grok"] in providers and providers[NAME["grok"]]["healthy"] is False
+    # the pricing table's capabilities join the matrix entry's (planning is not in the matrix for anthropic)
+    assert "planning" in get(alive, "provider-router", f"/providers/{NAME['anthropic']}")["capabilities"]
     r = requests.post(alive.url("provider-router", "/select"),
                       json={"requirements": {"capability": "chat"}, "optimization": "cost"}, timeout=10)  # fmt: skip
     body = r.json()

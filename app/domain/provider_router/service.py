@@ -138,6 +138,15 @@ class ProviderRouter:
         models = self._registry_models()
         registry = {r.name: r for r in models} | {r.service_id: r for r in models}
         for r in models:
+            own = entries.get(r.name)
+            if (
+                own is not None
+                and own.provider.service_id == r.service_id
+                and not set(r.caps) <= own.provider.capabilities
+            ):
+                # PAS's own model service (an adapter, a local model) adds the capabilities it registered with to
+                # its matrix entry (config/adapters.json's tool_use, planning … beside the matrix's chat)
+                own.provider = replace(own.provider, capabilities=own.provider.capabilities | frozenset(r.caps))
             if r.name in entries or not r.url:
                 continue
             if endpoint_problem(r.url, self.config) is not None:
