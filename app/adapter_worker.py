@@ -30,6 +30,9 @@ log = logging.getLogger("pas.adapters")
 flask_app = create_app(serve_socketio=False, process="adapter_worker")
 celery = flask_app.extensions["celery"]
 celery.conf.include = ["tasks.adapters"]
+# No task events from this worker: they are Redis round trips on every model call's path before the vendor is
+# called (~1.5 ms of the hop, measured by bench/adapters.py); Flower still lists the worker, not its calls.
+celery.conf.worker_send_task_events = False
 services = flask_app.extensions["pas"]
 settings = services.settings
 adapters = load_adapters(settings.pas_adapters_config)
