@@ -99,6 +99,7 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
             sup.log("pas", f"WARNING: bound to {settings.pas_host} without a token")
     sup.spawn(Child("web", web_argv()))
     sup.spawn(Child("worker", worker_argv(settings, workers)))
+    sup.spawn(Child("adapters", adapter_worker_argv()))
     sup.spawn(Child("beat", beat_argv()))
     with_files = _models_with_files(settings)
     for name in with_files:
@@ -111,6 +112,11 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     sup.log("pas", f"OpenAPI       {base}/openapi.json  (browse: {base}/docs)")
     sup.log("pas", f"registry      http://{settings.pas_host}:{6121 + settings.pas_port_offset}/  (legacy ports)")
     sup.log("pas", f"OpenAI API    {base}/v1  (gateway: chat completions, models)")
+    sup.log(
+        "pas",
+        f"adapters      http://{settings.pas_host}:{8100 + settings.pas_port_offset}-"
+        f"{8103 + settings.pas_port_offset}/  (OpenAI, Anthropic, Gemini, Grok; keys: *_API_KEY)",
+    )
     if not no_flower:
         sup.log("pas", f"Flower        http://127.0.0.1:{settings.pas_flower_port}/")
     sup.log("pas", "Ctrl-C stops everything")
@@ -165,16 +171,18 @@ def web() -> None:
 @main.command()
 @click.option("--concurrency", default=4, show_default=True)
 @click.option("--model", "model", default=None, help="Host this local model (config/models.json) instead.")
-def worker(concurrency: int, model: str | None) -> None:
+@click.option("--adapters", is_flag=True, help="The vendor adapters' worker instead (gevent pool, queue adapters).")
+def worker(concurrency: int, model: str | None, adapters: bool) -> None:
     """A Celery worker (prefork); run more on other hosts against the same Redis. With --model NAME: the worker
-    that loads and serves that one local model (queue llm.<name>)."""
+    that loads and serves that one local model (queue llm.<name>). With --adapters, the worker that makes the
+    vendor adapters' calls (PAS_ADAPTER_CONCURRENCY greenlets) and registers the adapters."""
     if model is not None:
         from app.domain.local_models.catalogue import load_models
 
         if model not in load_models(Settings().pas_models_config):
             raise click.BadParameter(f"no model {model!r} in config/models.json", param_hint="--model")
         _exec(model_worker_argv(model))
-    _exec(worker_argv(Settings(), concurrency))
+    _exec(adapter_worker_argv() if adapters else worker_argv(Settings(), concurrency))
 
 
 @main.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from flask import Flask, Response, current_app
@@ -85,7 +86,12 @@ def register_error_handlers(app: Flask) -> None:
         if exc.field is not None:
             body["field"] = exc.field
         body.update(exc.extra)
-        return error_response(status_for(exc), body)
+        headers: dict[str, str] = {}
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:  # a rate-limited model call: the client (the gateway) waits that long
+            body["retry_after_s"] = retry_after
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return error_response(getattr(exc, "http_status", None) or status_for(exc), body, headers)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

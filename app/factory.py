@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 
 def register_blueprints(app: Flask) -> None:
     from blueprints import (
+        adapters,
         agent_router,
         event_stream,
         gateway,
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(agent_router.bp)
     app.register_blueprint(openai_api.bp)
     models.register_model_routes(app)
+    app.register_blueprint(adapters.bp)
     app.register_blueprint(meta.bp)
     meta.register_service_meta(app)
 

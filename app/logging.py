@@ -40,5 +40,17 @@ def configure_logging(level: str = "INFO", process: str = "web") -> None:
     root.setLevel(level.upper())
     root._pas_configured = True  # type: ignore[attr-defined]
     # Library chatter that would log URLs or bodies at INFO.
-    for noisy in ("werkzeug", "engineio", "socketio", "urllib3", "httpx", "openai"):
+    for noisy in (
+        "werkzeug",
+        "engineio",
+        "socketio",
+        "urllib3",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "anthropic",
+        "google_genai",
+        "google",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

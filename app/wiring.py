@@ -11,6 +11,8 @@ import redis
 from flask import Flask, current_app
 
 from app.celery_dispatch import CeleryDispatcher, CeleryWorkerControl, allowed_job_tasks
+from app.domain.adapters.config import HOST_NAME, load_adapters
+from app.domain.adapters.service import Adapters
 from app.domain.agent_hooks.service import AgentHooks, HookConfig
 from app.domain.agent_router.directory import AgentDirectory
 from app.domain.agent_router.service import AgentRouter
@@ -82,6 +84,7 @@ class Services:
     agent_router: AgentRouter
     llm_calls_store: LlmCallStore
     local_models: LocalModels
+    adapters: Adapters
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -243,6 +246,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         llm_calls_store,
         _local_models(settings, llm_calls_store, model_calls(settings, llm_calls_store, celery), registry,
                       resource_manager),
+        _adapters(settings, llm_calls_store, celery),
     )  # fmt: skip
 
 
@@ -272,6 +276,19 @@ def _local_models(
         resources.reserve,
         resources.release,
         lambda service_id: registered(registry, service_id) is not None,
+    )
+
+
+def _adapters(settings: Settings, store: LlmCallStore, celery: Any) -> Adapters:
+    # The worker answers a vendor timeout itself (504); these only catch a worker that died mid-call.
+    wait_s = settings.pas_adapter_timeout_s + 5
+    calls = model_calls(settings, store, celery)
+    return Adapters(
+        load_adapters(settings.pas_adapters_config),
+        settings.env_value,
+        ModelCalls(store, calls.submit, first_timeout_s=wait_s, idle_timeout_s=wait_s),
+        lambda: store.host(HOST_NAME),
+        "0.1.0",
     )
 
 

@@ -23,7 +23,10 @@ VERSION = "0.1.0"
 BUILT = {
     "registry", "heartbeat-monitor", "resource-manager", "token-governor", "event-stream", "hmi", "provider-router",
     "gateway", "agent-router", "models/llama31-8b", "models/tinyllama-1b", "models/tlc-classifier",
+    "adapters/openai", "adapters/anthropic", "adapters/gemini", "adapters/grok",
 }  # fmt: skip
+# Services whose GET / is their own (the model services' contract shape), not the generic index below.
+OWN_INDEX = ("hmi", "adapters/")
 
 bp = Blueprint("meta", __name__)
 
@@ -159,7 +162,7 @@ def register_service_meta(app: Flask) -> None:
             return docs_page(("" if _on_legacy_port() else service.prefix) + "/openapi.json")
 
         name = slug.replace("/", "_").replace("-", "_")
-        if slug != "hmi":  # the HMI's / is its dashboard page (issue 5)
+        if not slug.startswith(OWN_INDEX):  # the HMI's / is its dashboard page (issue 5); adapters' is theirs
             app.add_url_rule(f"{prefix}/", f"meta_{name}_index", index, methods=["GET"])
         app.add_url_rule(f"{prefix}/openapi.json", f"meta_{name}_openapi", spec, methods=["GET"])
         app.add_url_rule(f"{prefix}/docs", f"meta_{name}_docs", docs, methods=["GET"])

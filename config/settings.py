@@ -93,6 +93,26 @@ class Settings(BaseSettings):
     pas_gateway_cooldown_s: float = Field(default=30.0, ge=0.1, le=3600)
     pas_gateway_interrupted_grace_s: float = Field(default=30.0, ge=1, le=3600)
 
+    # Vendor adapters (8100-8103): the pricing table, keys and base URLs (config/adapters.json names which
+    # variable each adapter reads; these are the shipped names). Keys are never printed.
+    pas_adapters_config: Path = ROOT / "config" / "adapters.json"
+    openai_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    grok_api_key: SecretStr | None = None
+    xai_api_key: SecretStr | None = None  # Grok's key under xAI's own name
+    openai_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    gemini_base_url: str | None = None
+    grok_base_url: str | None = None
+    pas_adapter_timeout_s: float = Field(default=60.0, gt=0, le=600)  # one vendor call, first byte to last
+    pas_adapter_concurrency: int = Field(default=100, ge=1, le=10_000)  # gevent greenlets per adapter worker
+    # Consecutive vendor failures (5xx, timeouts, unreachable) that put an adapter in cooldown (degraded), and
+    # for how long; after an auth failure it stays degraded this long before it tries the key again.
+    pas_adapter_trip_after: int = Field(default=3, ge=1, le=100)
+    pas_adapter_cooldown_s: float = Field(default=30.0, ge=0.1, le=3600)
+    pas_adapter_auth_retry_s: float = Field(default=300.0, ge=1, le=86400)
+
     # Events
     pas_events_maxlen: int = Field(default=100_000, ge=100)
     # The durable copy: every event, one JSONL file per UTC day under artifacts/hmi/events/ (0 days = no archive).
@@ -131,10 +151,22 @@ class Settings(BaseSettings):
         return f"{self.system_queue},{self.work_queue}"
 
     def provider_key(self, env_name: str) -> str | None:
-        """A provider's API key from the environment, by the name its registration gave (only key-like names)."""
+        """A provider's API key from the environment or .env, by the name its registration gave (only key-like
+        names)."""
         if not re.fullmatch(KEY_ENV_PATTERN, env_name):
             return None
-        return os.environ.get(env_name) or None
+        return self.env_value(env_name)
+
+    def env_value(self, env_name: str) -> str | None:
+        """A variable by its name: a field's value when Settings declares it (environment, then .env), else the
+        environment, else .env. Names come from PAS's own config (config/adapters.json), never from a request."""
+        field = env_name.lower()
+        if field in type(self).model_fields:
+            value = getattr(self, field)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            return str(value) if value else None
+        return os.environ.get(env_name) or _dotenv(Path(".env")).get(env_name) or None
 
     @property
     def upstream_allowlist(self) -> frozenset[str]:
@@ -169,6 +201,21 @@ class Settings(BaseSettings):
         if not self.redis_url:
             raise RuntimeError("REDIS_URL is not set: start PAS with `pas up`, which starts an embedded Valkey")
         return self.redis_url
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _dotenv_at(path.resolve(), stat.st_mtime_ns)
+
+
+@cache
+def _dotenv_at(path: Path, _mtime_ns: int) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 @cache

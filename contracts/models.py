@@ -65,7 +65,8 @@ class AdapterConfig(BaseModel):
 
 
 class AdaptersFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    comment: str | None = Field(default=None, alias="_comment")
     adapters: list[AdapterConfig]
 
 
@@ -239,3 +240,23 @@ class ChatCompletionBody(Body):
     model: str
     choices: list[dict[str, Any]]
     usage: dict[str, int]
+
+
+class AdapterEndpoints(Body):
+    chat: str
+    health: str
+    info: str
+    docs: str
+
+
+class AdapterIndex(Body):
+    """GET / on an adapter's port (API-CONTRACT §12)."""
+
+    service: str
+    version: str
+    port: int
+    status: ModelStatus
+    provider: str
+    model: str
+    endpoints: AdapterEndpoints
+    docs: str

@@ -21,7 +21,11 @@ def hosted() -> ModelHost:
 def call(call_id: str, payload: dict[str, Any]) -> None:
     """One call on a local model, in the worker that hosts it (app/model_worker.py). Not acked late: a call
     whose worker died is not run again (its client has had its answer: an error on the stream's timeout)."""
-    hosted().run(CallSink(services().llm_calls_store, call_id), payload)
+    sink = CallSink(services().llm_calls_store, call_id)
+    try:
+        hosted().run(sink, payload)
+    finally:
+        sink.close()
 
 
 @shared_task(name="pas.models.report", ignore_result=True)

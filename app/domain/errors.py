@@ -52,9 +52,20 @@ class NotImplementedYet(PasError):
     code = "not_implemented"
 
 
-class ModelUnavailable(PasError):
-    code = "model_unavailable"  # a model (or vendor adapter) that is not loaded / not usable now: 503
-
-
 class StoreUnavailable(PasError):
     code = "store_unavailable"
+
+
+class ModelUnavailable(PasError):
+    code = "model_unavailable"  # 503: no worker hosts the model, or an adapter has no key
+
+
+class ModelCallFailed(PasError):
+    """A model call that failed on its worker, answered with the worker's status (429 with Retry-After, 502,
+    503, 504 …) and code."""
+
+    def __init__(self, detail: str, *, status: int, code: str, retry_after_s: float | None = None) -> None:
+        super().__init__(detail)
+        self.http_status = status
+        self.code = code
+        self.retry_after_s = retry_after_s

@@ -247,8 +247,8 @@ def test_unknown_paths_and_unbuilt_services(client: FlaskClient) -> None:
     assert r.status_code == 200 and r.json["service_name"] == "llm_llama31_8b"
     r = client.post("http://localhost:8050/chat/completions", json={"messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 503 and r.json["error"] == "model_unavailable" and "llm_llama31_8b.gguf" in r.json["detail"]
-    r = client.post("http://localhost:8100/chat/completions", json={})
-    assert r.status_code == 501
+    r = client.post("http://localhost:8100/chat/completions", json={})  # built: a body without messages is refused
+    assert r.status_code == 422 and r.json["field"] == "messages"
 
 
 def test_every_port_serves_index_openapi_and_docs(client: FlaskClient) -> None:

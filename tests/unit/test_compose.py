@@ -12,7 +12,16 @@ import yaml
 
 from tests.support import ROOT
 
-PAS_SERVICES = ("web", "worker", "beat", "flower", "model-llama31-8b", "model-tinyllama-1b", "model-tlc-classifier")
+PAS_SERVICES = (
+    "web",
+    "worker",
+    "adapters",
+    "beat",
+    "flower",
+    "model-llama31-8b",
+    "model-tinyllama-1b",
+    "model-tlc-classifier",
+)
 
 
 def command_tree() -> dict:

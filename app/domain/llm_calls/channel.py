@@ -63,13 +63,19 @@ class CallSink:
         self._close({"type": "error", "status": status, "message": message, "code": code,
                      "retry_after_s": retry_after_s})  # fmt: skip
 
-    def _close(self, event: dict[str, Any]) -> None:
+    def _close(self, event: dict[str, Any] | None) -> None:
         if self._closed:
             return
-        self._put(event)
+        if event is not None:
+            self._put(event)
         self._closed = True
         self._wake.set()
         self._flusher.join(timeout=10)
+
+    def close(self) -> None:
+        """Ends the flusher without a last event (a call skipped, or one whose end was already sent): the task
+        calls it always, so no call leaves a thread behind."""
+        self._close(None)
 
     def _run(self) -> None:
         while True:

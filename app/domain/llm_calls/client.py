@@ -13,7 +13,7 @@ from app.domain.llm_calls.channel import CallStore, CallStream, Submit
 class ModelCalls:
     def __init__(self, store: CallStore, submit: Submit, first_timeout_s: float, idle_timeout_s: float) -> None:
         self._store = store
-        self._submit = submit
+        self.submit = submit
         self.first_timeout_s = first_timeout_s
         self.idle_timeout_s = idle_timeout_s
 
@@ -21,5 +21,5 @@ class ModelCalls:
         call_id = new_id()
         # The stream is made before the task goes out, so the reader never waits on a key that appears late.
         stream = CallStream(self._store, call_id, first_timeout_s or self.first_timeout_s, self.idle_timeout_s)
-        self._submit(queue, task, call_id, {**payload, "submitted_at": time.time()})
+        self.submit(queue, task, call_id, {**payload, "submitted_at": time.time()})
         return stream

@@ -45,6 +45,7 @@ class Live:
     error_rate: float | None = None
     cooldown_until_ms: int = 0
     registry_ok: bool | None = None  # None: no registry entry
+    registry_reason: str | None = None  # why registry_ok is False ("down", "degraded: no API key …")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ def _why_not(p: Provider, live: Live, ask: Ask, now_ms: int) -> str | None:
     if live.cooldown_until_ms > now_ms:
         return "cooldown"
     if live.registry_ok is False:
-        return "down"
+        return live.registry_reason or "down"
     if ask.context_tokens is not None and p.context_window < ask.context_tokens:
         return f"context_window {p.context_window} < {ask.context_tokens}"
     if ask.features and not ask.features <= p.features:

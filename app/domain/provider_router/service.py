@@ -39,6 +39,9 @@ from models.stored import stored_float, stored_int
 log = logging.getLogger("pas.provider_router")
 
 DOWN_STATUSES = frozenset({"down", "error"})
+# Listed but not selected: a model service that says it cannot serve well (an adapter without a key or cooling
+# down after vendor errors, a local model whose file is missing).
+UNROUTABLE_STATUSES = DOWN_STATUSES | {"degraded"}
 
 
 def p95(values: list[float]) -> float:
@@ -135,6 +138,15 @@ class ProviderRouter:
         models = self._registry_models()
         registry = {r.name: r for r in models} | {r.service_id: r for r in models}
         for r in models:
+            own = entries.get(r.name)
+            if (
+                own is not None
+                and own.provider.service_id == r.service_id
+                and not set(r.caps) <= own.provider.capabilities
+            ):
+                # PAS's own model service (an adapter, a local model) adds the capabilities it registered with to
+                # its matrix entry (config/adapters.json's tool_use, planning … beside the matrix's chat)
+                own.provider = replace(own.provider, capabilities=own.provider.capabilities | frozenset(r.caps))
             if r.name in entries or not r.url:
                 continue
             if endpoint_problem(r.url, self.config) is not None:
@@ -165,16 +177,20 @@ class ProviderRouter:
         for name, e in entries.items():
             w = windows.get(name)
             reg = registry.get(e.provider.service_id or name)
+            reason: str | None = None
             if reg is not None:
-                registry_ok: bool | None = reg.status not in DOWN_STATUSES
+                registry_ok: bool | None = reg.status not in UNROUTABLE_STATUSES
+                if reg.status == "degraded":
+                    reason = "degraded: " + (reg.message or "no reason given")
             elif e.provider.service_id is not None:
                 registry_ok = False  # one of PAS's own model services that is not running
+                reason = "not running"
             else:
                 registry_ok = None
             measured = p95(w.latencies_ms) if w and len(w.latencies_ms) >= self.config.min_samples else None
             err = (1 - sum(w.outcomes) / len(w.outcomes)) if w and w.outcomes else None
             cool = now_ms + w.cooldown_left_ms if w and w.cooldown_left_ms > 0 else 0
-            e.live = Live(measured, err, cool, registry_ok)
+            e.live = Live(measured, err, cool, registry_ok, reason)
         ordered = sorted(entries.values(), key=lambda e: e.provider.name)
         self._entries = ordered
         self._by_name = {e.provider.name: e for e in ordered}

@@ -69,3 +69,10 @@ def test_fallbacks_follow_the_tier_order_after_the_policy_winner() -> None:
     assert names(rank(pool, Ask(), 0)) == ["t1-cheapest", "t3-cheap", "untiered", "t2", "t1"]
     # the winner stays the policy's; behind it tier1, tier2 (a registry label "2"), tier3, then no tier
     assert names(rank(pool, Ask(), 0, order)) == ["t1-cheapest", "t1", "t2", "t3-cheap", "untiered"]
+
+
+def test_a_degraded_model_service_is_rejected_with_its_reason() -> None:
+    pool = [POOL[0], (POOL[2][0], Live(registry_ok=False, registry_reason="degraded: no API key"))]
+    d = rank(pool, Ask(capability="chat"), now_ms=0)
+    assert names(d) == ["cheap-slow"]
+    assert dict(d.rejected) == {"fast-pricey": "degraded: no API key"}
