@@ -1,3 +1,4 @@
+# mypy: disable-error-code="call-overload,arg-type,dict-item"
 """Local stand-ins for the four vendors' wire protocols on 127.0.0.1, driven through the real SDKs by base URL:
 OpenAI (and Grok: the same protocol) `POST /v1/chat/completions` (JSON or SSE chunks with a usage chunk),
 Anthropic `POST /v1/messages` (JSON or its SSE events), Gemini `POST /v1beta/models/<m>:generateContent` and
