@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+import sys
+import threading
 from typing import Any
 
 import schemathesis
+
+if sys.version_info < (3, 12):
+    # CPython 3.11's ast.parse is not safe across threads ("SystemError: AST constructor recursion depth
+    # mismatch", python/cpython#106905): Hypothesis parses lambda sources while describing strategies, and
+    # Schemathesis runs two workers. One parse at a time, in this process only.
+    _parse, _parse_lock = ast.parse, threading.Lock()
+
+    def _serial_parse(*args: Any, **kwargs: Any) -> Any:
+        with _parse_lock:
+            return _parse(*args, **kwargs)
+
+    ast.parse = _serial_parse
 
 
 @schemathesis.hook

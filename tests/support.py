@@ -120,3 +120,8 @@ def base_env(**extra: str) -> dict[str, str]:
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
     env.update(extra)
     return env
+
+
+def own_model_service(item: dict) -> bool:
+    """A registry record of PAS's own model services (a vendor adapter or a local model: labels.provider)."""
+    return isinstance(item.get("labels"), dict) and "provider" in item["labels"]
