@@ -53,7 +53,7 @@ def test_tree_models_branch_renders_status_and_reason_inertly_and_live(live: Liv
     assert page.text_content(f"{tlc} text.reason") == EVIL_REASON
     assert page.text_content(f"{tlc} text.meta") == "degraded · local · tinyllama-1.1b-chat"
     assert page.text_content(f"{tlc} text.caps") == "domain_classification, classify_light"
-    assert page.text_content(f'{model_sel("llm_tinyllama_1b")} text.reason') == ""
+    assert page.text_content(f"{model_sel('llm_tinyllama_1b')} text.reason") == ""
     assert page.query_selector_all("img") == [] and page.evaluate("window.__xss") is None
     assert "degraded" in (page.get_attribute('g.node.group[data-group="models/local"]', "class") or "")
     page.dispatch_event(f"{tlc} circle", "mousemove")
@@ -76,6 +76,6 @@ def test_tree_models_branch_renders_status_and_reason_inertly_and_live(live: Liv
     # a vendor whose worker stops beating goes down (the monitor's status_update), live
     grok = vendor_model("grok", "grok-beta") | {"heartbeat_interval_s": 1}
     register(live, grok)
-    page.wait_for_selector(f'{model_sel("grok-grok-beta")}', timeout=5_000)  # service_registered: a re-read
-    page.wait_for_selector(f'{model_sel("grok-grok-beta")}.down', timeout=8_000)
+    page.wait_for_selector(f"{model_sel('grok-grok-beta')}", timeout=5_000)  # service_registered: a re-read
+    page.wait_for_selector(f"{model_sel('grok-grok-beta')}.down", timeout=8_000)
     assert page.query_selector_all("img") == []

@@ -29,10 +29,15 @@ def local_model(service_id: str, model: str, caps: list[str], **labels: Any) -> 
             "heartbeat_interval_s": 3600}  # fmt: skip
 
 
+VENDOR_PORTS = {"openai": 8100, "anthropic": 8101, "gemini": 8102, "grok": 8103}
+
+
 def vendor_model(provider: str, model: str) -> dict[str, Any]:
+    """What a vendor adapter registers (API-CONTRACT §12): `<provider>-<model>`, labels naming the provider."""
     return {"service_id": f"{provider}-{model}", "name": f"{provider}-{model}", "type": "model",
-            "role": "production", "url": f"http://127.0.0.1:81{len(provider):02d}", "caps": ["planning", "reasoning"],
-            "labels": {"provider": provider, "model": model, "context_window": 128000}, "heartbeat_interval_s": 3600}  # fmt: skip
+            "role": "production", "url": f"http://127.0.0.1:{VENDOR_PORTS[provider]}",
+            "caps": ["planning", "reasoning"], "heartbeat_interval_s": 3600,
+            "labels": {"provider": provider, "model": model, "context_window": 128000}}  # fmt: skip
 
 
 def register(c: FlaskClient, body: dict[str, Any]) -> None:
@@ -59,7 +64,7 @@ def register_all(c: FlaskClient) -> None:
                  "labels": {"parent": "llm_tinyllama_1b"}})  # fmt: skip
 
 
-def branch_of(tree: dict[str, Any]) -> dict[str, Any]:
+def branch_of(tree: Any) -> dict[str, Any]:
     (models,) = [n for n in tree["children"] if n["group"] == "models"]
     return models
 
