@@ -35,6 +35,12 @@ class TreeNode(Body):
     tokens: int | None = None  # Claude Code sub-agent runs' total tokens, as their Agent calls reported them
     cost_usd: float | None = None  # their cost as Claude Code reported it (2.1.197 reports none: null)
     runs: int | None = None  # sub-agent runs reported
+    # The "models" branch: type "model" records under one synthetic root-level node, grouped by labels.provider.
+    group: str | None = None  # set on a grouping node (no service): "models", then "models/<provider>"
+    provider: Any = None  # labels.provider: "local", "openai" … (models and their groups)
+    model: Any = None  # labels.model: what the service serves
+    caps: list[str] | None = None  # models only
+    reason: str | None = None  # why a model is not ok: the message of its last heartbeat
     children: list[TreeNode] = Field(default_factory=list)
 
 

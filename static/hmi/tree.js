@@ -5,7 +5,7 @@
 // A page module: its helpers come from hmi.js (window.PASHMI); it registers before DOMContentLoaded.
 (function () {
   "use strict";
-  const { getJSON, ago, statusClass } = window.PASHMI;
+  const { getJSON, ago, statusClass, treeModels: models } = window.PASHMI;
   const OWN_STATUS = new Set(["queued", "running", "error", "done"]);  // the seed's colours; others as before
   const SESSION_X = -280;
   const SESSION_GAP = 34;
@@ -25,7 +25,7 @@
     let sessionLayer = null;
     let nodeLayer = null;
     window.PAS.pulses = [];
-    const key = (d) => d.data.service_id || "PAS Root";
+    const key = (d) => models.keyOf(d.data);  // a service id; the models branch's groups have their own keys
     const radius = (d) => (d.depth === 0 ? 9 : 5 + 9 * Math.max(0, Math.min(1, d.data.ctx_ratio || 0)));
     const nodeClass = (s) => (OWN_STATUS.has(s) ? `st-${s}` : statusClass(s));
     const kTokens = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
@@ -49,8 +49,8 @@
         const zoom = d3.zoom().scaleExtent([0.05, 4]).on("zoom", (e) => layer.attr("transform", e.transform));
         svg.call(zoom).call(zoom.transform, d3.zoomIdentity.translate(-SESSION_X + 60, svgNode.clientHeight / 2));
       }
-      const root = d3.hierarchy(data, (d) => (folded.has(d.service_id || "PAS Root") ? null : d.children));
-      d3.tree().nodeSize([30, 220])(root);
+      const root = d3.hierarchy(data, (d) => (folded.has(models.keyOf(d)) ? null : d.children));
+      d3.tree().nodeSize([30, 220]).separation(models.separation)(root);
       positions.clear();
       for (const d of root.descendants()) if (d.data.service_id) positions.set(d.data.service_id, { x: d.x, y: d.y });
       const link = d3.linkHorizontal().x((d) => d.y).y((d) => d.x);
@@ -63,16 +63,23 @@
         g.append("circle");
         g.append("text").attr("class", "label").attr("dy", "0.32em").attr("x", 16);
         g.append("text").attr("class", "meta").attr("dy", "1.5em").attr("x", 16);
+        g.append("text").attr("class", "caps").attr("dy", "2.7em").attr("x", 16);  // models only
+        g.append("text").attr("class", "reason").attr("dy", "3.9em").attr("x", 16);
         return g;
       });
-      nodes.attr("class", (d) => `node ${d.depth === 0 ? "ok" : nodeClass(d.data.status)}${folded.has(key(d)) ? " folded" : ""}`)
-        .attr("data-id", key)
+      nodes.attr("class", (d) => `node ${d.depth === 0 ? "ok" : nodeClass(d.data.status)}${folded.has(key(d)) ? " folded" : ""}`
+          + (models.isModel(d.data) ? " model" : models.isGroup(d.data) ? " group" : ""))
+        .attr("data-id", (d) => (models.isGroup(d.data) ? null : key(d)))
+        .attr("data-group", (d) => (models.isGroup(d.data) ? d.data.group : null))
         .attr("data-status", (d) => d.data.status || "")
         .attr("transform", (d) => `translate(${d.y},${d.x})`);
       nodes.select("circle").attr("r", radius);
       nodes.select("text.label").text((d) => d.data.name + (folded.has(key(d)) && d.data.children && d.data.children.length
         ? ` (+${d.data.children.length})` : ""));  // text(): inert, whatever the agent named itself
-      nodes.select("text.meta").text((d) => (d.depth === 0 ? "" : meta(d.data)));
+      const extra = (d) => (d.depth === 0 ? null : models.lines(d.data));
+      nodes.select("text.meta").text((d) => (d.depth === 0 ? "" : (extra(d) || { meta: meta(d.data) }).meta));
+      nodes.select("text.caps").text((d) => (extra(d) || { caps: "" }).caps);
+      nodes.select("text.reason").text((d) => (extra(d) || { reason: "" }).reason);  // text(): inert
       drawSessions();
       const ms = performance.now() - t0;
       window.PAS.renders.push({ page: "tree", ms, nodes: root.descendants().length });
@@ -155,7 +162,7 @@
       svgNode.addEventListener("click", (e) => {
         const g = e.target.closest && e.target.closest("g.node");
         if (!g) return;
-        const id = g.dataset.id;
+        const id = key(d3.select(g).datum());
         folded.has(id) ? folded.delete(id) : folded.add(id);
         draw();
       });
@@ -163,7 +170,8 @@
         const g = e.target.closest && (e.target.closest("g.node") || e.target.closest("g.session"));
         if (!g) { tip.hidden = true; return; }
         const d = d3.select(g).datum();
-        tip.textContent = g.classList.contains("session") ? sessionTip(d) : nodeTip(d.data);  // textContent: inert
+        tip.textContent = g.classList.contains("session") ? sessionTip(d)
+          : models.isModel(d.data) || models.isGroup(d.data) ? models.tip(d.data, ago) : nodeTip(d.data);  // inert
         const box = svgNode.getBoundingClientRect();
         tip.style.left = `${e.clientX - box.left + 14}px`;
         tip.style.top = `${e.clientY - box.top + 14}px`;
@@ -199,6 +207,7 @@
         const d = env.data || {};
         const t = env.event_type;
         if (t === "status_update" && data && d.service_id && d.to && patch(data, d.service_id, d.to)) {
+          models.patched(data, d);  // a model's reason and its groups' colours
           dirty = true;
           return "applied";
         }

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.domain.errors import PasError
 from app.domain.events import envelope
+from app.domain.hmi.model_branch import model_branch
 from app.domain.registry.service import Registry
 from app.domain.timefmt import iso
 from contracts.hmi import (
@@ -78,7 +79,8 @@ class HmiFacade:
         return self._registry.discover(DiscoverQuery())
 
     def tree(self) -> Tree:
-        records = self.services()
+        everything = self.services()
+        records = [r for r in everything if r.type != "model"]  # models: their own branch, never under an agent
         contexts = self._contexts()
         totals = self._src.agent_totals([r.service_id for r in records if r.type == "agent"])
         nodes = {r.service_id: self._node(r, self._context_of(contexts, r), totals.get(r.service_id))
@@ -96,6 +98,9 @@ class HmiFacade:
                 roots.append(nodes[r.service_id])
             else:
                 nodes[pid].children.append(nodes[r.service_id])
+        models = model_branch([r for r in everything if r.type == "model"])
+        if models is not None:
+            roots.append(models)
         return Tree(status="running" if roots else "idle", children=roots)
 
     @staticmethod
