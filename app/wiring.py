@@ -38,6 +38,7 @@ from app.domain.registry.service import Registry
 from app.domain.resource_manager.capacity import host_metrics, load_config
 from app.domain.resource_manager.service import ResourceManager
 from app.domain.timefmt import iso
+from app.domain.token_governor.model_summary import ModelSummarizer
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor, label_thresholds
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
 from app.providers.openai_compat import OpenAICompatClient
@@ -149,6 +150,9 @@ def build_services(app: Flask, settings: Settings) -> Services:
         record = registered(registry, f"agent-{agent}")
         return label_thresholds(record.labels if record else None)
 
+    llm_calls_store = LlmCallStore(client, keys)
+    local_models = _local_models(settings, llm_calls_store, model_calls(settings, llm_calls_store, celery), registry,
+                                 resource_manager)  # fmt: skip
     governor = TokenGovernor(
         GovernorStore(client, keys, settings.pas_events_maxlen),
         SummaryStore(engine, settings.pas_key_prefix),
@@ -163,8 +167,11 @@ def build_services(app: Flask, settings: Settings) -> Services:
             transcript_root=settings.pas_transcript_root,
             summarize_wait_s=settings.pas_summarize_wait_s,
             lost_breach_after_s=30.0,
+            summary_model_timeout_s=settings.pas_summary_model_timeout_s,
         ),
         agent_thresholds,
+        # a task on the model's own queue, answered by its model worker; the governor's worker waits for it
+        ModelSummarizer(list(local_models.models.values()), local_models.loaded, local_models.start),
     )
     event_stream = EventStream(events, emitter, LIVE_CLIENTS.count)
     control_store = ControlStore(client, keys)
@@ -235,7 +242,6 @@ def build_services(app: Flask, settings: Settings) -> Services:
         provider_headers=lambda p: _provider_auth(settings, p),
         secrets=lambda: _secrets(settings, router),
     )
-    llm_calls_store = LlmCallStore(client, keys)
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
         hmi, operations, router, gateway,
@@ -244,8 +250,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         agent_hooks,
         _agent_router(client, keys, registry, events, jobs, gateway, governor),
         llm_calls_store,
-        _local_models(settings, llm_calls_store, model_calls(settings, llm_calls_store, celery), registry,
-                      resource_manager),
+        local_models,
         _adapters(settings, llm_calls_store, celery),
     )  # fmt: skip
 

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     pas_docs_dir: Path | None = None  # default: <pas_root>/docs/runs
     pas_transcript_root: Path | None = None  # unset: /track may not name a transcript file
     pas_summarize_wait_s: float = Field(default=30.0, gt=0, le=600)
+    # A loaded local model with the `summarize` capability writes the summaries; past this, extractive.
+    pas_summary_model_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Agent router: Claude Code's hooks (POST /api/agent-router/hooks/claude-code). Transcript paths a hook names
     # are read only under PAS_TRANSCRIPT_ROOT (above); unset = never.

@@ -94,6 +94,7 @@ class Summary(Body):
     ctx_after: int
     summary_path: str
     method: Literal["extractive", "model"]
+    model: str | None = None  # the local model that wrote it (method "model")
     created_at: str
 
 
@@ -105,6 +106,7 @@ class SummarizeResponse(Body):
     ctx_before: int
     ctx_after: int
     method: Literal["extractive", "model"]
+    model: str | None = None  # the local model that wrote it (method "model")
     ts: str
 
 

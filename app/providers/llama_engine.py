@@ -33,8 +33,12 @@ class TokenCounter:
     """A logits processor that changes nothing: llama.cpp calls it once per sampled token, with the tokens so
     far, so it counts what the text chunks cannot (bytes of an unfinished character yield no text)."""
 
-    def __init__(self, logit_bias: Any = None) -> None:
+    def __init__(self, logit_bias: Any = None, cancelled: Cancelled | None = None, eos: int | None = None) -> None:
         self.prompt = 0
+        # Checked on every token: llama-cpp-python yields no chunk while the bytes sampled are not yet valid
+        # UTF-8, so a generation of such bytes would not see its cancellation until max_tokens.
+        self.cancelled = cancelled
+        self.eos = eos
         self.sampled = 0
         # OpenAI's logit_bias (token id as a string -> bias), applied here: llama-cpp-python drops every logits
         # processor when given both its logit_bias and a processor (list.extend returns None).
@@ -47,6 +51,10 @@ class TokenCounter:
         if self.sampled == 0:
             self.prompt = len(input_ids)
         self.sampled += 1
+        if self.cancelled is not None and self.eos is not None and self.cancelled():
+            scores[:] = -float("inf")
+            scores[self.eos] = 0.0  # end of text now: llama.cpp stops and the chunks end
+            return scores
         for token, bias in self.bias.items():
             if 0 <= token < len(scores):
                 scores[token] += bias
@@ -94,6 +102,9 @@ class LlamaEngine:
                 if cancelled():
                     finish = "cancelled"
                     break
+            else:
+                if cancelled():  # stopped by TokenCounter's forced end of text
+                    finish = "cancelled"
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
@@ -109,7 +120,7 @@ class LlamaEngine:
             schema = (rf.get("json_schema") or {}).get("schema") if rf["type"] == "json_schema" else None
             kwargs["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
         messages = [{k: v for k, v in m.items() if v is not None} for m in body["messages"]]
-        counter = TokenCounter(body.get("logit_bias"))
+        counter = TokenCounter(body.get("logit_bias"), cancelled, self.llm.token_eos())
         chunks = self.llm.create_chat_completion(
             messages=messages,  # type: ignore[arg-type]
             stream=True,
@@ -127,7 +138,7 @@ class LlamaEngine:
         kwargs = _sampling(options)
         if grammar is not None:
             kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
-        counter = TokenCounter(options.get("logit_bias"))
+        counter = TokenCounter(options.get("logit_bias"), cancelled, self.llm.token_eos())
         chunks = self.llm.create_completion(prompt=prompt, stream=True, logits_processor=_processors(counter), **kwargs)
         return self._run(iter(chunks), lambda c: c.get("text"), on_delta, cancelled, started, counter)
 

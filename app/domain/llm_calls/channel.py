@@ -136,11 +136,12 @@ class CallStream:
         self.finished = False
         self.first_event_at: float | None = None
 
-    def events(self) -> Iterator[dict[str, Any]]:
+    def events(self, until: float | None = None) -> Iterator[dict[str, Any]]:
+        """`until` (time.monotonic()) bounds the whole call, beside the first-event and idle timeouts."""
         after = "0"
         deadline = time.monotonic() + self._first
         while True:
-            left_ms = int((deadline - time.monotonic()) * 1000)
+            left_ms = int(((deadline if until is None else min(deadline, until)) - time.monotonic()) * 1000)
             if left_ms <= 0:
                 raise CallTimeout("no answer from the model worker in time")
             got = self._store.read(self.call_id, after, min(left_ms, 1000))

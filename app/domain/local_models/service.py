@@ -102,26 +102,20 @@ class LocalModels:
     def info(self, name: str, prefix: str) -> LocalModelInfo:
         m = self.model(name)
         facts = self._store.host(name) or {}
-        f = facts.get("file") or {}
-        params = f.get("parameters")
         return LocalModelInfo(
             service_name=name,
             version=VERSION,
-            model=LocalModelFacts(
-                # what the loaded file really is (its own name and size), whatever it was linked in as
-                name=f.get("name") or m.model,
-                parameters=_params(params) if params else m.parameters,
-                quantization=f.get("quantization") or m.quantization,
-                context_length=f.get("context_length") or m.context_length,
-                file=f.get("path"),
-                architecture=f.get("architecture"),
-                vocab_size=f.get("vocab_size"),
-                file_bytes=f.get("file_bytes"),
-            ),
+            model=_file_facts(m, facts),
             capabilities=m.capabilities,
             performance=Performance.model_validate(facts.get("performance") or {}),
             endpoints=[prefix + p for p in ["/health", "/info", *ENDPOINTS[m.kind]]],
         )
+
+    def loaded(self, name: str) -> LocalModelFacts | None:
+        """What the loaded file is, or None while no model worker hosts `name`."""
+        m = self.model(name)
+        facts = self._store.host(name)
+        return None if facts is None else _file_facts(m, facts)
 
     def start(self, name: str, op: str, body: dict[str, Any]) -> CallStream:
         m = self.model(name)
@@ -219,6 +213,22 @@ class LocalModels:
                 continue
             n += 1
         return n
+
+
+def _file_facts(m: ModelConfig, facts: dict[str, Any]) -> LocalModelFacts:
+    """What the loaded file really is (its own name and size), whatever it was linked in as."""
+    f = facts.get("file") or {}
+    params = f.get("parameters")
+    return LocalModelFacts(
+        name=f.get("name") or m.model,
+        parameters=_params(params) if params else m.parameters,
+        quantization=f.get("quantization") or m.quantization,
+        context_length=f.get("context_length") or m.context_length,
+        file=f.get("path"),
+        architecture=f.get("architecture"),
+        vocab_size=f.get("vocab_size"),
+        file_bytes=f.get("file_bytes"),
+    )
 
 
 def _params(n: int) -> str:

@@ -19,6 +19,7 @@ from app.domain.errors import InvalidInput, NotFound, UpstreamTimeout
 from app.domain.events import log_transitions
 from app.domain.ports import EventEmitter
 from app.domain.timefmt import iso
+from app.domain.token_governor.model_summary import ModelDraft
 from app.domain.token_governor.summarizer import extractive_summary
 from app.domain.token_governor.tokens import count_messages, message_text
 from contracts.token_governor import (
@@ -44,6 +45,8 @@ log = logging.getLogger("pas.token_governor")
 SAFE_RUN_ID = re.compile(r"[^A-Za-z0-9._-]")
 TRANSCRIPT_TAIL_BYTES = 256 * 1024
 ACTIONS = ("monitor_closely", "save_state_clear_resume")
+MODEL_METHOD_LINE = re.compile(r"^- method: model:(\S+)$", re.MULTILINE)
+SummarizeWithModel = Callable[[str, float], ModelDraft]  # (conversation, seconds) -> the model's draft, or why not
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class GovernorConfig:
     transcript_root: Path | None
     summarize_wait_s: float
     lost_breach_after_s: float
+    summary_model_timeout_s: float = 60.0
 
 
 def classify(ratio: float, target: float, hard_max: float) -> tuple[str, str | None]:
@@ -87,6 +91,15 @@ def summary_file(docs_dir: Path, run_id: str) -> Path:
         return path
 
 
+def summary_model(row: SummaryRow) -> str | None:
+    """The local model that wrote a summary: its file's `- method: model:<name>` line (the SQL column holds the
+    contract's `model`, and fits PostgreSQL's String(16))."""
+    if row.method != "model":
+        return None
+    found = MODEL_METHOD_LINE.search(row.text, 0, 2000)
+    return found.group(1) if found else None
+
+
 def label_thresholds(labels: dict[str, Any] | None) -> tuple[float | None, float | None]:
     """An agent's own target and hard max, from its catalogue labels (`token_target`, `token_hard_max`)."""
     found = labels or {}
@@ -106,6 +119,7 @@ class TokenGovernor:
         enqueue: Callable[[str, str, str, int | None, str], None],
         config: GovernorConfig,
         agent_thresholds: Callable[[str], tuple[float | None, float | None]] = lambda _agent: (None, None),
+        summarize_with_model: SummarizeWithModel | None = None,
     ) -> None:
         self._store = store
         self._summaries = summaries
@@ -113,6 +127,7 @@ class TokenGovernor:
         self._enqueue = enqueue
         self._config = config
         self._agent_thresholds = agent_thresholds
+        self._summarize_with_model = summarize_with_model
 
     def _emit(self, events: list[str]) -> None:
         self._emitter.emit(events)
@@ -235,7 +250,7 @@ class TokenGovernor:
                 return SummarizeResponse(
                     summary_id=row.summary_id, agent=row.agent, run_id=row.run_id, summary_path=row.summary_path,
                     ctx_before=row.ctx_before, ctx_after=row.ctx_after, method=row.method,
-                    ts=iso(row.created_ms),
+                    model=summary_model(row), ts=iso(row.created_ms),
                 )  # fmt: skip
             time.sleep(0.02)
         raise UpstreamTimeout(
@@ -260,30 +275,52 @@ class TokenGovernor:
         source = staged if staged is not None else "\n".join(
             f"{m.get('role', '?')}: {message_text(m)}" for m in messages
         )  # fmt: skip
-        body = extractive_summary(source) if source.strip() else "(no conversation was tracked for this run)"
+        body, method, why = self._draft(source, breach_seq)
         ctx_before, ctx_limit = stored_int(state.get("ctx_used")), stored_int(state.get("ctx_limit"), 1, lo=1)
         summary_id = uuid.uuid4().hex
         path = summary_file(self._config.docs_dir, run_id)
         text = (
             f"# Context summary — {agent} / {run_id}\n\n"
             f"- summary_id: {summary_id}\n- trigger: {trigger}\n- ctx_before: {ctx_before} of {ctx_limit}\n"
-            f"- method: extractive\n\n## Resume from here\n\n{body}\n"
+            f"- method: {method}\n\n## Resume from here\n\n{body}\n"
         )
         path.write_text(text)
         now_ms = int(time.time() * 1000)
         if not self._summaries.insert(
             summary_id=summary_id, request_id=request_id, agent=agent, run_id=run_id, trigger_reason=trigger,
             breach_seq=breach_seq, ctx_before=ctx_before, ctx_after=0, summary_path=str(path.resolve()),
-            method="extractive", text=text, created_ms=now_ms,
+            method=method.split(":")[0], text=text, created_ms=now_ms,
         ):  # fmt: skip
             path.unlink(missing_ok=True)  # a redelivered task lost the race: one summary per request
             return None
         event = {"agent": agent, "run_id": run_id, "summary_id": summary_id, "summary_path": str(path.resolve()),
-                 "method": "extractive", "trigger_reason": trigger}  # fmt: skip
+                 "method": method.split(":")[0], "model": method.partition(":")[2] or None,
+                 "trigger_reason": trigger}  # fmt: skip
         _ok, _now, _before, events = self._store.reset(agent, run_id, breach_seq, event)
         self._emit(events)
-        log.info("summary_written", extra={"agent": agent, "run_id": run_id, "summary_id": summary_id})
+        log.info("summary_written", extra={"agent": agent, "run_id": run_id, "summary_id": summary_id,
+                                           "method": method, "why": why})  # fmt: skip
         return summary_id
+
+    def _draft(self, source: str, breach_seq: int | None) -> tuple[str, str, str]:
+        """The summary's text, its method (`model:<name>` or `extractive`) and why that method."""
+        if not source.strip():
+            return "(no conversation was tracked for this run)", "extractive", "nothing to summarize"
+        if self._summarize_with_model is None:
+            return extractive_summary(source), "extractive", "no model summarizer is wired"
+        timeout = self._config.summary_model_timeout_s
+        if breach_seq is None:
+            # A client waits on /summarize for summarize_wait_s: the model gets at most three quarters of it,
+            # the rest is for the queue and the fallback. A breach's summary has nobody waiting.
+            timeout = min(timeout, self._config.summarize_wait_s * 0.75)
+        try:
+            draft = self._summarize_with_model(source, timeout)
+        except Exception as exc:  # Redis away, …: the summary is still written, extractive
+            log.exception("summary_model_failed")
+            return extractive_summary(source), "extractive", f"the model summary failed: {type(exc).__name__}"
+        if draft.text and draft.model:
+            return draft.text, f"model:{draft.model}", draft.reason
+        return extractive_summary(source), "extractive", draft.reason
 
     def summaries(self, query: SummariesQuery) -> list[Summary]:
         return [self._summary(r) for r in self._summaries.latest(query.agent, query.run_id, query.limit)]
@@ -294,7 +331,7 @@ class TokenGovernor:
             summary_id=row.summary_id, agent=row.agent, run_id=row.run_id,
             trigger_reason=row.trigger_reason,
             ctx_before=row.ctx_before, ctx_after=row.ctx_after, summary_path=row.summary_path,
-            method=row.method, created_at=iso(row.created_ms),
+            method=row.method, model=summary_model(row), created_at=iso(row.created_ms),
         )  # fmt: skip
 
     def clear(self, agent: str | None, run_id: str) -> ClearResponse:
