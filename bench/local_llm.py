@@ -207,7 +207,8 @@ def main() -> None:
             verdicts.append(f"{name.split()[0]}: {'met' if ok else 'NOT met'}")
     if queued:  # where the added first-token time goes: the rest is the web side and the way back
         print(f"in the model worker: queued_ms (web submit → call starts) p50 {percentile(queued, 50):.2f}, "
-              f"p95 {percentile(queued, 95):.2f}; the engine's own first token (/info, median) {worker_first} ms")  # fmt: skip
+              f"p95 {percentile(queued, 95):.2f}; the engine's own first token (/info, median) "
+              f"{worker_first} ms")  # fmt: skip
     print("targets: PAS adds ≤ 5 ms to the first token (p50), keeps ≥ 0.95 of direct tokens/s — " + "; ".join(verdicts))
     print(json.dumps({"bench": "local_llm", "model": model_file.name, "max_tokens": args.max_tokens,
                       "runs": args.runs, "load": [load_before[0], load_after[0]],
