@@ -257,7 +257,9 @@ def build_services(app: Flask, settings: Settings) -> Services:
 
 def model_calls(settings: Settings, store: LlmCallStore, celery: Any) -> ModelCalls:
     def submit(queue: str, task: str, call_id: str, payload: dict[str, Any]) -> None:
-        celery.send_task(task, args=[call_id, payload], queue=queue)
+        # ignore_result: the answer comes back on the call's stream; without it Celery subscribes this process to
+        # a result channel per call (a Redis round trip before the task goes out, on the first token's path).
+        celery.send_task(task, args=[call_id, payload], queue=queue, ignore_result=True)
 
     return ModelCalls(store, submit, settings.pas_model_first_token_timeout_s, settings.pas_model_idle_timeout_s)
 

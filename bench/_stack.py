@@ -58,10 +58,15 @@ class Stack:
     def url(self, port: int, path: str = "") -> str:
         return f"http://127.0.0.1:{port + self.offset}{path}"
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], **env: str) -> None:
         log = (self.tmp / f"{name}.log").open("wb")
-        self.procs.append(subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True))  # fmt: skip
+        self.procs.append(subprocess.Popen(argv, cwd=ROOT, env={**self.env, **env}, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+
+    def spawn(self, name: str, argv: list[str], **env: str) -> None:
+        """One more process of the stack (a model worker, say), its output in <tmp>/<name>.log; stopped with
+        the rest."""
+        self._spawn(name, argv, **env)
 
     def __enter__(self) -> Stack:
         self.valkey.start()

@@ -17,10 +17,12 @@ def hosted() -> ModelHost:
     return HOSTED[0]
 
 
-@shared_task(name="pas.models.call", ignore_result=True, acks_late=False)
+@shared_task(name="pas.models.call", ignore_result=True, acks_late=False, send_events=False)
 def call(call_id: str, payload: dict[str, Any]) -> None:
     """One call on a local model, in the worker that hosts it (app/model_worker.py). Not acked late: a call
-    whose worker died is not run again (its client has had its answer: an error on the stream's timeout)."""
+    whose worker died is not run again (its client has had its answer: an error on the stream's timeout).
+    No task events: the solo worker would publish task-received and task-started (two broker writes) before
+    the call starts, on its first token's path; the call's own log line and /info measure it instead."""
     sink = CallSink(services().llm_calls_store, call_id)
     try:
         hosted().run(sink, payload)

@@ -18,6 +18,10 @@ from typing import Any, Protocol
 log = logging.getLogger("pas.llm_calls")
 
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls"})
+# After a flush the next one waits this long (the call's end does not): tokens produced meanwhile go in one stream
+# entry. At 20 tokens/s nothing changes; at 200 the chain (XADD, the web side's XREAD and SSE chunk, the client's
+# parse) runs ~5x less often, CPU the generation needs on a busy host. The first token never waits.
+FLUSH_WINDOW_S = 0.02
 
 
 class CallStore(Protocol):
@@ -39,6 +43,7 @@ class CallSink:
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._done = threading.Event()
         self._closed = False
         self.cancelled = store.cancelled(call_id)  # cancelled while queued: the task does nothing
         self._flusher = threading.Thread(target=self._run, name=f"sink-{call_id[:8]}", daemon=True)
@@ -69,6 +74,7 @@ class CallSink:
         if event is not None:
             self._put(event)
         self._closed = True
+        self._done.set()
         self._wake.set()
         self._flusher.join(timeout=10)
 
@@ -92,6 +98,8 @@ class CallSink:
                 except Exception:  # the store is away: the client side times out; generation stops
                     log.exception("llm_call_emit_failed", extra={"call_id": self.call_id})
                     self.cancelled = True
+                if not done:
+                    self._done.wait(FLUSH_WINDOW_S)
             elif not done:
                 try:
                     self.cancelled = self.cancelled or self._store.cancelled(self.call_id)
