@@ -29,16 +29,17 @@ def model_sel(service_id: str) -> str:
 
 
 def test_tree_models_branch_renders_status_and_reason_inertly_and_live(live: Live, page: Any) -> None:  # noqa: F811
-    register(live, local_model("llm_llama31_8b", "llama-3.1-8b-instruct", ["reasoning", "planning"],
+    # Ids of its own: the live session's beat reports PAS's real local models (no file here) degraded itself.
+    register(live, local_model("hmi_llama31_8b", "llama-3.1-8b-instruct", ["reasoning", "planning"],
                                missing="llama-3.1-8b.gguf"))  # fmt: skip
-    register(live, local_model("llm_tinyllama_1b", "tinyllama-1.1b-chat", ["classification", "tagging"],
+    register(live, local_model("hmi_tinyllama_1b", "tinyllama-1.1b-chat", ["classification", "tagging"],
                                file="llm_tinyllama_1b.gguf", file_model="pas-tiny", host="h1"))  # fmt: skip
-    register(live, local_model("tlc_domain_classifier", "tinyllama-1.1b-chat", ["domain_classification",
+    register(live, local_model("hmi_tlc_classifier", "tinyllama-1.1b-chat", ["domain_classification",
                                                                                  "classify_light"]))  # fmt: skip
     register(live, vendor_model("openai", "gpt-4-turbo"))
     register(live, vendor_model("anthropic", "claude-sonnet-4-5-20250929"))
-    beat(live, "llm_llama31_8b", "degraded", "model file llama-3.1-8b.gguf not found in artifacts/models/")
-    beat(live, "tlc_domain_classifier", "degraded", EVIL_REASON)
+    beat(live, "hmi_llama31_8b", "degraded", "model file llama-3.1-8b.gguf not found in artifacts/models/")
+    beat(live, "hmi_tlc_classifier", "degraded", EVIL_REASON)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(live.url(None, "/tree"))
     page.wait_for_selector("#conn.on", timeout=10_000)
@@ -47,13 +48,13 @@ def test_tree_models_branch_renders_status_and_reason_inertly_and_live(live: Liv
     groups = page.eval_on_selector_all("g.node.group", "ns => ns.map(n => n.dataset.group)")
     assert {"models", "models/local", "models/openai", "models/anthropic"} <= set(groups)
     assert page.query_selector('g.node.group[data-group="models"]').get_attribute("data-id") is None
-    tlc = model_sel("tlc_domain_classifier")
+    tlc = model_sel("hmi_tlc_classifier")
     page.wait_for_selector(f"{tlc}.degraded", timeout=5_000)
     # the reason is the node's text, literally: no element made, nothing run
     assert page.text_content(f"{tlc} text.reason") == EVIL_REASON
     assert page.text_content(f"{tlc} text.meta") == "degraded · local · tinyllama-1.1b-chat"
     assert page.text_content(f"{tlc} text.caps") == "domain_classification, classify_light"
-    assert page.text_content(f"{model_sel('llm_tinyllama_1b')} text.reason") == ""
+    assert page.text_content(f"{model_sel('hmi_tinyllama_1b')} text.reason") == ""
     assert page.query_selector_all("img") == [] and page.evaluate("window.__xss") is None
     assert "degraded" in (page.get_attribute('g.node.group[data-group="models/local"]', "class") or "")
     page.dispatch_event(f"{tlc} circle", "mousemove")
