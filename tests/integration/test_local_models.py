@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ from app.cli import model_worker_argv
 from app.domain.local_models.tiny import TINY_NAME, write_tiny_gguf
 from config.settings import Settings
 from tests.integration.conftest import Live, serve_live, settings_env
-from tests.support import Proc, port_offset_with_free_ports, wait_until
+from tests.support import ROOT, Proc, port_offset_with_free_ports, wait_until
 
 TINY, TLC, LLAMA = "models/tinyllama-1b", "models/tlc-classifier", "models/llama31-8b"
 DOMAINS = set(json.loads((Path(__file__).parents[2] / "config" / "domains.l0.json").read_text())["domains"])
@@ -242,3 +244,23 @@ def test_a_killed_model_worker_goes_down_then_comes_back(models_live: Live) -> N
     wait_until(lambda: status() == "ok", 20, 0.2, "ok again in the registry")
     assert len(_reservations(models_live, "llm_tinyllama_1b")) == 1
     assert _client(models_live, TINY).chat.completions.create(model="x", messages=CHAT, max_tokens=3).choices
+
+
+def test_the_web_process_never_loads_a_model(models_live: Live) -> None:
+    # In a process of its own (this one has loaded llama_cpp for other tests): the app answers the model ports,
+    # calls included, without importing the engine.
+    code = (
+        "import sys\n"
+        "from app.factory import create_app\n"
+        "c = create_app(serve_socketio=False).test_client()\n"
+        "assert c.get('http://localhost:PORT/health').json['status'] == 'healthy'\n"
+        "r = c.post('http://localhost:PORT/chat/completions', json={'messages': [{'role': 'user', 'content': 'x'}],"
+        " 'max_tokens': 2})\n"
+        "assert r.status_code == 200, r.data\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('llama_cpp', 'app.providers.llama_engine'))))\n"
+    ).replace("PORT", str(8051 + models_live.settings.pas_port_offset))
+    env = settings_env(models_live.settings)
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
