@@ -4,11 +4,10 @@ held as an in-memory snapshot so a routing decision makes no store round trip.""
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from app.domain.errors import InvalidInput, NoProvider, NotFound
@@ -16,6 +15,7 @@ from app.domain.provider_router.config import RouterConfig
 from app.domain.provider_router.endpoints import endpoint_problem
 from app.domain.provider_router.matrix import Matrix
 from app.domain.provider_router.routing import Ask, Decision, Live, Provider, Scored, rank
+from app.domain.provider_router.sources import Entry, api_entry, join_registry, p95, registry_gate
 from app.domain.timefmt import iso
 from contracts.provider_router import (
     Candidate,
@@ -34,29 +34,8 @@ from contracts.provider_router import (
 from contracts.registry import ServiceRecord
 from models.gateway_store import GatewayStore
 from models.provider_store import ProviderStore
-from models.stored import stored_float, stored_int
 
 log = logging.getLogger("pas.provider_router")
-
-DOWN_STATUSES = frozenset({"down", "error"})
-# Listed but not selected: a model service that says it cannot serve well (an adapter without a key or cooling
-# down after vendor errors, a local model whose file is missing).
-UNROUTABLE_STATUSES = DOWN_STATUSES | {"degraded"}
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-@dataclass
-class _Entry:
-    provider: Provider
-    live: Live
-    created_ms: int
-    updated_ms: int
-    slo: dict[str, Any] | None
-    metadata: dict[str, Any] | None
 
 
 class ProviderRouter:
@@ -75,8 +54,8 @@ class ProviderRouter:
         self._registry_models = registry_models
         self.config = config
         self._started_ms = started_ms
-        self._entries: list[_Entry] = []
-        self._by_name: dict[str, _Entry] = {}
+        self._entries: list[Entry] = []
+        self._by_name: dict[str, Entry] = {}
         self._pairs: list[tuple[Provider, Live]] = []
         self._models: frozenset[str] = frozenset()
         self._caps: frozenset[str] = frozenset()
@@ -105,88 +84,20 @@ class ProviderRouter:
 
     def _refresh(self) -> None:
         now_ms = int(time.time() * 1000)
-        entries: dict[str, _Entry] = {}
+        entries: dict[str, Entry] = {}
         for p in self._matrix.providers:
-            entries[p.name] = _Entry(p, Live(), self._started_ms, self._started_ms, None, None)
+            entries[p.name] = Entry(p, Live(), self._started_ms, self._started_ms, None, None)
         for name, rec in self._store.all().items():
-            if not isinstance(rec, dict) or not isinstance(rec.get("model"), str) or "endpoint" not in rec:
-                log.warning("unreadable_provider_record", extra={"provider": name})
-                continue  # not a record PAS wrote (an older version, a hand edit): never fails every read
-            entries[name] = _Entry(
-                Provider(
-                    name=name,
-                    model=rec["model"],
-                    context_window=stored_int(rec.get("context_window"), 8192, lo=1),
-                    cost_in=stored_float(rec.get("cost_per_input_token"), lo=0, hi=1),
-                    cost_out=stored_float(rec.get("cost_per_output_token"), lo=0, hi=1),
-                    endpoint=str(rec["endpoint"]),
-                    capabilities=frozenset(rec.get("capabilities") or []),
-                    features=frozenset(rec.get("features") or []),
-                    tier=rec.get("tier"),
-                    slo_p95_ms=_slo_p95(rec.get("slo")),
-                    source=rec.get("source", "api"),
-                    active=bool(rec.get("active", True)),
-                    service_id=rec.get("service_id"),
-                    api_key_env=rec.get("api_key_env"),
-                ),
-                Live(),
-                stored_int(rec.get("created_ms"), self._started_ms),
-                stored_int(rec.get("updated_ms"), self._started_ms),
-                rec.get("slo"),
-                rec.get("metadata"),
-            )
+            entry = api_entry(name, rec, self._started_ms)
+            if entry is not None:
+                entries[name] = entry
         models = self._registry_models()
+        join_registry(entries, models, self.config, self._started_ms)
         registry = {r.name: r for r in models} | {r.service_id: r for r in models}
-        for r in models:
-            own = entries.get(r.name)
-            if (
-                own is not None
-                and own.provider.service_id == r.service_id
-                and not set(r.caps) <= own.provider.capabilities
-            ):
-                # PAS's own model service (an adapter, a local model) adds the capabilities it registered with to
-                # its matrix entry (config/adapters.json's tool_use, planning … beside the matrix's chat)
-                own.provider = replace(own.provider, capabilities=own.provider.capabilities | frozenset(r.caps))
-            if r.name in entries or not r.url:
-                continue
-            if endpoint_problem(r.url, self.config) is not None:
-                continue  # a registry url is client-supplied: the same allowlist as /register (no SSRF)
-            labels = r.labels or {}
-            entries[r.name] = _Entry(
-                Provider(
-                    name=r.name,
-                    model=str(labels.get("model") or r.name),
-                    # labels are free-form: a context_window there may be anything
-                    context_window=r.ctx_limit or stored_int(labels.get("context_window"), 8192, lo=1),
-                    cost_in=(r.cost_hint_usd_per_1k or 0.0) / 1000,
-                    cost_out=(r.cost_hint_usd_per_1k or 0.0) / 1000,
-                    endpoint=r.url.rstrip("/"),
-                    capabilities=frozenset(r.caps),
-                    tier=str(labels["tier"]) if labels.get("tier") is not None else None,
-                    slo_p95_ms=r.p95_ms,
-                    source="registry",
-                    service_id=r.service_id,
-                ),
-                Live(),
-                self._started_ms,
-                self._started_ms,
-                None,
-                None,
-            )
         windows = self._gw.windows(list(entries), self.config.window)
         for name, e in entries.items():
             w = windows.get(name)
-            reg = registry.get(e.provider.service_id or name)
-            reason: str | None = None
-            if reg is not None:
-                registry_ok: bool | None = reg.status not in UNROUTABLE_STATUSES
-                if reg.status == "degraded":
-                    reason = "degraded: " + (reg.message or "no reason given")
-            elif e.provider.service_id is not None:
-                registry_ok = False  # one of PAS's own model services that is not running
-                reason = "not running"
-            else:
-                registry_ok = None
+            registry_ok, reason = registry_gate(e.provider, registry)
             measured = p95(w.latencies_ms) if w and len(w.latencies_ms) >= self.config.min_samples else None
             err = (1 - sum(w.outcomes) / len(w.outcomes)) if w and w.outcomes else None
             cool = now_ms + w.cooldown_left_ms if w and w.cooldown_left_ms > 0 else 0
@@ -283,7 +194,7 @@ class ProviderRouter:
         log.info("provider_deactivated", extra={"provider": name})
         return ProviderDeactivated(provider=name)
 
-    def _record(self, e: _Entry) -> ProviderRecord:
+    def _record(self, e: Entry) -> ProviderRecord:
         p, live = e.provider, e.live
         now_ms = int(time.time() * 1000)
         cooling = live.cooldown_until_ms > now_ms
@@ -396,10 +307,3 @@ def candidate(s: Scored) -> dict[str, Any]:
 
 def candidates(decision: Decision) -> list[Candidate]:
     return [Candidate.model_validate(candidate(s)) for s in decision.ranked]
-
-
-def _slo_p95(slo: dict[str, Any] | None) -> float | None:
-    if not slo:
-        return None
-    value = slo.get("latency_p95_ms", slo.get("p95_ms"))
-    return float(value) if isinstance(value, int | float) else None
