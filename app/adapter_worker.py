@@ -23,7 +23,6 @@ from app.domain.adapters.host import AdapterHost, HostConfig  # noqa: E402
 from app.domain.errors import NotFound  # noqa: E402
 from app.factory import create_app  # noqa: E402
 from contracts.registry import HeartbeatRequest  # noqa: E402
-from models.llm_call_store import LlmCallStore  # noqa: E402
 
 log = logging.getLogger("pas.adapters")
 
@@ -50,9 +49,8 @@ host = AdapterHost(
     ),
     on_change=_wake.set,
 )
-calls = LlmCallStore(services.redis, services.keys)
+calls = services.llm_calls_store
 flask_app.extensions["pas_adapter_host"] = host
-flask_app.extensions["pas_llm_calls"] = calls
 placement = Placement(settings.pas_host, settings.pas_port_offset)
 
 

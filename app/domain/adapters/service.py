@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.domain.adapters.config import ENDPOINTS, QUEUE, TASK, Lookup, api_key
-from app.domain.errors import ModelCallFailed, ModelUnavailable, NotFound, UpstreamTimeout
-from app.domain.llm_calls.channel import CallStream, CallTimeout
+from app.domain.errors import ModelUnavailable, NotFound
+from app.domain.llm_calls import answers
+from app.domain.llm_calls.channel import CallStream
 from app.domain.llm_calls.client import ModelCalls
-from app.domain.llm_calls.openai_shape import CallFailed, completion, failure, sse_chunks
 from contracts.models import (
     AdapterConfig,
     AdapterEndpoints,
@@ -130,52 +130,12 @@ class Adapters:
 
     def complete(self, provider: str, req: ModelChatRequest) -> dict[str, Any]:
         """The whole answer as one chat.completion body."""
-        stream = self._start(provider, req)
-        try:
-            return completion(stream.call_id, int(time.time()), self.config(provider).model, stream.events())
-        except CallFailed as exc:
-            raise _as_error(exc) from None
-        except CallTimeout:
-            raise UpstreamTimeout(f"the {provider} adapter worker did not answer in time") from None
-        finally:
-            stream.close()
+        return answers.complete(self._start(provider, req), self.config(provider).model, _who(provider))
 
     def stream(self, provider: str, req: ModelChatRequest) -> Iterator[bytes]:
-        """Server-sent chunks. The first event is awaited here, so a call that fails before its first token
-        (429, 503 …) is an HTTP error the gateway can retry or fall back on, not a 200 with an error inside.
-        Closing the iterator (the client went away) cancels the call."""
-        stream = self._start(provider, req)
-        events = stream.events()
-        try:
-            first = next(events)
-        except CallTimeout:
-            stream.close()
-            raise UpstreamTimeout(f"the {provider} adapter worker did not answer in time") from None
-        except BaseException:
-            stream.close()
-            raise
-        if first.get("type") == "error":
-            stream.close()
-            raise _as_error(failure(first))
-        return self._relay(stream, first, events, self.config(provider).model)
-
-    @staticmethod
-    def _relay(
-        stream: CallStream, first: dict[str, Any], events: Iterator[dict[str, Any]], model: str
-    ) -> Iterator[bytes]:
-        def chained() -> Iterator[dict[str, Any]]:
-            yield first
-            try:
-                yield from events
-            except CallTimeout:
-                yield {"type": "error", "status": 504, "message": "the adapter worker stopped answering",
-                       "code": "timeout"}  # fmt: skip
-
-        try:
-            yield from sse_chunks(stream.call_id, int(time.time()), model, chained())
-        finally:
-            stream.close()
+        """Server-sent chunks (the first event awaited: llm_calls/answers.py)."""
+        return answers.streamed(self._start(provider, req), self.config(provider).model, _who(provider))
 
 
-def _as_error(exc: CallFailed) -> ModelCallFailed:
-    return ModelCallFailed(exc.message, status=exc.status, code=exc.code, retry_after_s=exc.retry_after_s)
+def _who(provider: str) -> str:
+    return f"the {provider} adapter worker"
