@@ -32,7 +32,7 @@ lint: install
 test: lint
 	bash .ci/ensure-chromium
 	bash .ci/ensure-claude-code >/dev/null
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 fmt: install
 	$(BIN)/ruff format .

@@ -59,3 +59,17 @@ def anthropic_standin() -> Iterator[Standin]:
     standin = start_standin()
     yield standin
     standin.close()
+
+
+BACKENDS = frozenset({"redis_url", "database_url"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PAS_TEST_BACKENDS_ONLY=1 (CI's second run, against the machine's Redis and PostgreSQL): only the tests that
+    reach a store through the run's `redis_url` / `database_url` run again; the rest (unit tests, tests with a
+    Valkey of their own, Claude Code without PAS) already ran, identically, in the first run."""
+    if os.environ.get("PAS_TEST_BACKENDS_ONLY") != "1":
+        return
+    kept = [item for item in items if BACKENDS & set(getattr(item, "fixturenames", ()))]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
