@@ -3,6 +3,7 @@ port (shifted by an offset), a Celery worker and beat. Stopped on exit, whatever
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -54,14 +56,30 @@ class Stack:
         )  # fmt: skip
         self.worker_concurrency = worker_concurrency
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.named: dict[str, tuple[list[str], dict[str, str]]] = {}  # name -> how to start it again
+        self.by_name: dict[str, subprocess.Popen[bytes]] = {}
 
     def url(self, port: int, path: str = "") -> str:
         return f"http://127.0.0.1:{port + self.offset}{path}"
 
     def _spawn(self, name: str, argv: list[str], **env: str) -> None:
-        log = (self.tmp / f"{name}.log").open("wb")
-        self.procs.append(subprocess.Popen(argv, cwd=ROOT, env={**self.env, **env}, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+        log = (self.tmp / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+        self.procs.append(proc)
+        self.named[name] = (argv, env)
+        self.by_name[name] = proc
+
+    def kill9(self, name: str) -> None:
+        """SIGKILL to the named process's whole group (gunicorn's master and workers, a pool and its children)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.by_name[name].pid, signal.SIGKILL)
+        self.by_name[name].wait(10)
+
+    def restart(self, name: str) -> None:
+        """Start the named process again, as it was started (its output appended to the same log)."""
+        argv, env = self.named[name]
+        self._spawn(name, argv, **env)
 
     def spawn(self, name: str, argv: list[str], **env: str) -> None:
         """One more process of the stack (a model worker, say), its output in <tmp>/<name>.log; stopped with
@@ -94,11 +112,15 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         for p in reversed(self.procs):
+            if p.poll() is not None:
+                continue
             try:
                 os.killpg(p.pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
         for p in self.procs:
+            if p.poll() is not None:
+                continue
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
@@ -114,3 +136,30 @@ def percentile(values: list[float], q: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+@contextlib.contextmanager
+def mock_upstream() -> Iterator[int]:
+    """The fast mock OpenAI upstream (bench/mock_upstream.py) in its own process; yields its port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    log = Path(tempfile.mkdtemp(prefix="pas-mock-")) / "mock.log"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "mock_upstream.py")], cwd=ROOT,
+                            env={**os.environ, "MOCK_PORT": str(port)}, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the mock upstream did not start; see {log}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
