@@ -124,8 +124,11 @@ class Settings(BaseSettings):
     pas_celery_visibility_timeout_s: int = Field(default=3600, ge=10)
     pas_beat_lock_timeout_s: int = Field(default=10, ge=2)
 
-    # Flower
+    # Flower: loopback only unless the operator binds it wider, and then only behind basic auth
+    # ("user:password", comma-separated for several; handed to Flower in its environment, never its argv).
     pas_flower_port: int = 5555
+    pas_flower_address: str = "127.0.0.1"
+    pas_flower_basic_auth: SecretStr | None = None
 
     def bind_ports(self) -> list[int]:
         from config.ports import SERVICES
