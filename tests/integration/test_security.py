@@ -1,13 +1,17 @@
-"""Security items of RELIABILITY.md proven against real processes: Flower's exposure (A4)."""
+"""Security items of RELIABILITY.md proven against real processes: Flower's exposure (A4), and the gateway never
+following an upstream's redirect (X3; the vendor adapters' SDKs are tested in test_adapters.py)."""
 
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 
 import requests
 
-from tests.support import PYTHON, Proc, base_env, free_port, unique_prefix, wait_until
+from tests.integration.conftest import Live
+from tests.support import PYTHON, Listener, Proc, base_env, free_port, unique_prefix, wait_until
+from tests.upstream import Step, Upstream
 
 FLOWER_AUTH = "ops:flower-canary-1f2e3d"
 
@@ -52,3 +56,28 @@ def test_flower_listens_on_loopback_only_and_wider_only_behind_basic_auth(redis_
         for proc in (local, wide, bare):
             proc.stop()
 
+
+def test_a_redirect_from_an_allowlisted_upstream_is_not_followed(live: Live, upstreams: list[Upstream]) -> None:
+    """X3: an allowlisted upstream answers 302 to an internal address (here a listener standing in for Redis):
+    no call, streamed or not, through /route or /v1, ever connects there; each is one attempt and a clear 502."""
+    inside = Listener()
+    up = upstreams[2]
+    name = f"redir-{uuid.uuid4().hex[:8]}"
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    try:
+        up.reset(default=Step(status=302, location=f"http://127.0.0.1:{inside.port}/"))
+        provider = {"name": name, "model": f"{name}-m", "context_window": 4000, "cost_per_input_token": 1e-6,
+                    "cost_per_output_token": 1e-6, "endpoint": up.base_url}  # fmt: skip
+        assert requests.post(live.url("provider-router", "/register"), json=provider, timeout=10).ok
+        route = {"request_id": name, "agent": "tester", "requirements": {"provider": name}, "payload": chat}
+        r = requests.post(live.url("gateway", "/route"), json=route, timeout=30)
+        assert r.status_code == 502 and "http_302" in r.json()["detail"], r.text
+        for stream in (False, True):
+            v1 = requests.post(live.url(path="/v1/chat/completions"), json={"model": name, "stream": stream, **chat},
+                               timeout=10)  # fmt: skip
+            assert v1.status_code == 502 and "Location" not in v1.headers, (stream, v1.status_code, v1.text)
+            assert v1.json()["error"]["code"] == "upstream_error", v1.text
+        assert len(up.requests) == 3 and inside.hits == 0
+    finally:
+        inside.close()
+        up.reset()
