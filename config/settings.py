@@ -162,6 +162,14 @@ class Settings(BaseSettings):
             return None
         return self.env_value(env_name)
 
+    def secret_values(self) -> list[str]:
+        """Every secret this process may hold: the SecretStr settings (PAS_API_TOKEN, the adapters' keys, Flower's
+        password) and every provider key variable (KEY_ENV_PATTERN) in the environment or .env."""
+        found = [v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)]
+        names = {*os.environ, *_dotenv(Path(".env"))}
+        found += [v for n in names if re.fullmatch(KEY_ENV_PATTERN, n) and (v := self.env_value(n))]
+        return [s for s in found if s]
+
     def env_value(self, env_name: str) -> str | None:
         """A variable by its name: a field's value when Settings declares it (environment, then .env), else the
         environment, else .env. Names come from PAS's own config (config/adapters.json), never from a request."""

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -139,6 +140,24 @@ class Listener:
 
     def close(self) -> None:
         self._sock.close()
+
+
+def redis_values(client: Any, prefix: str) -> str:
+    """Every key under `prefix` with its value, as text (the broker, the result backend, PAS's own state)."""
+    out = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        kind = client.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        value: Any = {
+            "string": client.get,
+            "hash": client.hgetall,
+            "list": lambda k: client.lrange(k, 0, -1),
+            "set": client.smembers,
+            "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+            "stream": client.xrange,
+        }.get(kind, lambda k: None)(key)
+        out.append(f"{key!r} {value!r}")
+    return "\n".join(out)
 
 
 def base_env(**extra: str) -> dict[str, str]:

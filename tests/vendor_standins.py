@@ -280,6 +280,9 @@ def start_standin(kind: Kind, key: str) -> Standin:
                 self.send_header("Retry-After", retry_after)
             if location is not None:
                 self.send_header("Location", location)
+            if status == 401:  # the key it was sent, quoted back in a header too
+                quoted = json.dumps(json.loads(data))
+                self.send_header("WWW-Authenticate", f'Bearer error="invalid_token", error_description={quoted}')
             self.end_headers()
             self.wfile.write(data)
 

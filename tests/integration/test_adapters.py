@@ -20,7 +20,7 @@ import requests
 from app.cli import adapter_worker_argv
 from config.settings import Settings
 from tests.integration.conftest import Live, serve_live
-from tests.support import Listener, port_offset_with_free_ports, wait_until
+from tests.support import Listener, port_offset_with_free_ports, redis_values, wait_until
 from tests.vendor_standins import Standin, Step, start_standin
 
 KEYS = {"openai": "sk-canary-openai-5d1f0c", "anthropic": "sk-ant-canary-a81b2e", "gemini": "AIza-canary-gem-77c3"}
@@ -418,8 +418,17 @@ def test_the_phase3_clients_gpt35_route_reaches_the_openai_adapter(alive: Live, 
 
 
 def test_canary_keys_appear_in_no_log_line_and_no_response(alive: Live, logs: _Captured) -> None:
+    """X1 for the vendor keys: the stand-ins quote the key back in every 401 and 500 (body and header); after all
+    of this module's calls it is in no answer, log line (web, worker, beat and adapter worker), artifact, event,
+    HMI page or Redis value under the run's prefix (the Celery broker and result backend included)."""
     time.sleep(0.5)
-    texts = [*SEEN, *logs.lines]
+    texts = [*SEEN, *logs.lines, redis_values(alive.redis, alive.settings.pas_key_prefix)]
+    for page in ("/", "/tree", "/costs", "/alerts", "/api/event-stream/events?after=0&limit=10000", "/api/alerts",
+                 "/api/costs", "/api/tree", "/api/services", "/api/provider-router/providers"):  # fmt: skip
+        r = requests.get(alive.url(None, page), timeout=10)
+        assert r.status_code == 200, page
+        texts.append(f"{r.headers} {r.text}")
+    assert "adapter_call_failed" in alive.extra("adapters").output()  # the failures were logged, keylessly
     for p in [*alive.extras, alive.worker, alive.beat]:
         texts.append(p.output())
     for path in (alive.settings.artifacts_dir).rglob("*"):
