@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -57,10 +59,30 @@ def web_argv() -> list[str]:
     return [_bin("gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
 
 
-def flower_argv(settings: Settings) -> list[str]:
-    # Loopback only (RELIABILITY A4): Flower has no auth of its own here.
-    return [_bin("celery"), "-A", "app.worker", "flower", "--address=127.0.0.1",
+def flower_command(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """Flower's argv and what it adds to the environment (RELIABILITY A4). Loopback by default; bound anywhere
+    else only with PAS_FLOWER_BASIC_AUTH, handed over as FLOWER_BASIC_AUTH (argv is readable by every user)."""
+    address = settings.pas_flower_address
+    auth = settings.pas_flower_basic_auth.get_secret_value() if settings.pas_flower_basic_auth else ""
+    if auth and not all(re.fullmatch(r"[^:,]+:[^,]+", pair) for pair in auth.split(",")):
+        raise click.ClickException("PAS_FLOWER_BASIC_AUTH must be user:password (comma-separated for several)")
+    if not auth and not loopback(address):
+        raise click.ClickException(
+            f"Flower would listen on {address or 'every interface'} without a password: set "
+            "PAS_FLOWER_BASIC_AUTH=user:password, or leave PAS_FLOWER_ADDRESS at 127.0.0.1"
+        )
+    argv = [_bin("celery"), "-A", "app.worker", "flower", f"--address={address}",
             f"--port={settings.pas_flower_port}"]  # fmt: skip
+    return argv, ({"FLOWER_BASIC_AUTH": auth} if auth else {})
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # "" (every interface), 0.0.0.0 and any other name
 
 
 @click.group()
@@ -79,6 +101,7 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     from app.valkey import EmbeddedValkey, valkey_binary
 
     settings = Settings()
+    flower_argv, flower_env = flower_command(settings) if not no_flower else ([], {})  # refused before any start
     env = dict(os.environ)
     sup = Supervisor(env, str(ROOT))
     if not settings.redis_url:
@@ -106,7 +129,7 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
         sup.spawn(Child(f"model-{name}", model_worker_argv(name)))
     sup.log("pas", _models_line(settings, with_files))
     if not no_flower:
-        sup.spawn(Child("flower", flower_argv(settings)))
+        sup.spawn(Child("flower", flower_argv, env=flower_env))
     base = f"http://{settings.pas_host}:{settings.pas_port + settings.pas_port_offset}"
     sup.log("pas", f"HMI           {base}/")
     sup.log("pas", f"OpenAPI       {base}/openapi.json  (browse: {base}/docs)")
@@ -118,7 +141,8 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
         f"{8103 + settings.pas_port_offset}/  (OpenAI, Anthropic, Gemini, Grok; keys: *_API_KEY)",
     )
     if not no_flower:
-        sup.log("pas", f"Flower        http://127.0.0.1:{settings.pas_flower_port}/")
+        auth = " (basic auth)" if flower_env else ""
+        sup.log("pas", f"Flower        http://{settings.pas_flower_address}:{settings.pas_flower_port}/{auth}")
     sup.log("pas", "Ctrl-C stops everything")
     sys.exit(sup.run())
 
@@ -231,8 +255,10 @@ def beat() -> None:
 
 @main.command()
 def flower() -> None:
-    """Flower for the Celery workers (127.0.0.1 only)."""
-    _exec(flower_argv(Settings()))
+    """Flower for the Celery workers: 127.0.0.1 only, unless PAS_FLOWER_ADDRESS and PAS_FLOWER_BASIC_AUTH."""
+    argv, env = flower_command(Settings())
+    os.environ.update(env)
+    _exec(argv)
 
 
 @main.group()

@@ -8,7 +8,7 @@ from app.dispatch import PortDispatch
 from app.errors import register_error_handlers
 from app.extensions import db, init_celery, init_redis, socketio
 from app.http_hooks import register_request_hooks
-from app.logging import configure_logging
+from app.logging import configure_logging, redact_secrets
 from app.request_body import RequestBodyGuard
 from app.wiring import build_services
 from config.celery import celery_config
@@ -18,6 +18,7 @@ from config.settings import ROOT, Settings, get_settings
 def create_app(settings: Settings | None = None, *, serve_socketio: bool = True, process: str = "web") -> Flask:
     settings = settings or get_settings()
     configure_logging(settings.pas_log_level, process)
+    redact_secrets(settings.secret_values())
     app = Flask("pas", root_path=str(ROOT), template_folder="templates", static_folder="static")
     if settings.database_url is None:
         settings.artifacts_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ class Child:
     # stops PAS. The store gets many quick ones: the others reconnect to it and only see a few 503s meanwhile.
     first_backoff_s: float = 0.5
     max_restarts: int = 5
+    env: dict[str, str] = field(default_factory=dict)  # this child's own additions to the shared environment
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
     restart_at: float | None = None
@@ -50,7 +51,7 @@ class Supervisor:
         child.process = subprocess.Popen(
             child.argv,
             cwd=self.cwd,
-            env=self.env,
+            env={**self.env, **child.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -36,10 +36,11 @@ PAGES = {
     "/alerts": ("alerts", "Alerts"),
 }
 
-# Everything the pages load is ours (vendored under static/); agent strings are written with textContent.
+# Everything the pages load is ours (vendored under static/); agent strings are written with textContent. No
+# inline script or style, no eval; the live socket is same-origin ('self' covers ws:/wss: to this host, CSP 3).
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 

@@ -124,8 +124,11 @@ class Settings(BaseSettings):
     pas_celery_visibility_timeout_s: int = Field(default=3600, ge=10)
     pas_beat_lock_timeout_s: int = Field(default=10, ge=2)
 
-    # Flower
+    # Flower: loopback only unless the operator binds it wider, and then only behind basic auth
+    # ("user:password", comma-separated for several; handed to Flower in its environment, never its argv).
     pas_flower_port: int = 5555
+    pas_flower_address: str = "127.0.0.1"
+    pas_flower_basic_auth: SecretStr | None = None
 
     def bind_ports(self) -> list[int]:
         from config.ports import SERVICES
@@ -158,6 +161,14 @@ class Settings(BaseSettings):
         if not re.fullmatch(KEY_ENV_PATTERN, env_name):
             return None
         return self.env_value(env_name)
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process may hold: the SecretStr settings (PAS_API_TOKEN, the adapters' keys, Flower's
+        password) and every provider key variable (KEY_ENV_PATTERN) in the environment or .env."""
+        found = [v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)]
+        names = {*os.environ, *_dotenv(Path(".env"))}
+        found += [v for n in names if re.fullmatch(KEY_ENV_PATTERN, n) and (v := self.env_value(n))]
+        return [s for s in found if s]
 
     def env_value(self, env_name: str) -> str | None:
         """A variable by its name: a field's value when Settings declares it (environment, then .env), else the

@@ -8,9 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -113,6 +115,49 @@ def start_web(name: str, env: dict[str, str], log_dir: Path) -> Proc:
     """The production web process (gunicorn with config/gunicorn.conf.py), after creating its tables."""
     subprocess.run([PYTHON, "-m", "app.cli", "db", "create"], cwd=ROOT, env=env, check=True, timeout=60)
     return Proc(name, [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"], env, log_dir)
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that counts the connections made to it (a stand-in for Redis or a metadata
+    service: where a followed redirect would land) and answers each with a bare HTTP 200."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._sock.getsockname()[1])
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return  # closed
+            self.hits += 1
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                             b"Connection: close\r\n\r\n{}")  # fmt: skip
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def redis_values(client: Any, prefix: str) -> str:
+    """Every key under `prefix` with its value, as text (the broker, the result backend, PAS's own state)."""
+    out = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        kind = client.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        value: Any = {
+            "string": client.get,
+            "hash": client.hgetall,
+            "list": lambda k: client.lrange(k, 0, -1),
+            "set": client.smembers,
+            "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+            "stream": client.xrange,
+        }.get(kind, lambda k: None)(key)
+        out.append(f"{key!r} {value!r}")
+    return "\n".join(out)
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """A real OpenAI-compatible upstream on 127.0.0.1 for the gateway tests, scripted per test: each request takes
 the next step of `script` (then `default`): ok, an HTTP error (with Retry-After), a delay, a stream that breaks,
-an answer that echoes the Authorization header it received (as careless vendors do), or a forward to another URL."""
+an answer that echoes the Authorization header it received (as careless vendors do), a redirect, or a forward
+to another URL."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Step:
     # in the content of a 200, and in an SSE error event split across two writes.
     echo_auth: bool = False
     forward_to: str | None = None  # a proxy: POST the request body (and its X-PAS-* headers) there, relay the answer
+    location: str | None = None  # a Location header on an error status (a redirect: status=302)
 
 
 @dataclass
@@ -131,6 +133,8 @@ def start_upstream() -> Upstream:
             auth = received.get("authorization", "")
             if step.status != 200:
                 headers = {"Retry-After": step.retry_after} if step.retry_after else {}
+                if step.location:
+                    headers["Location"] = step.location
                 message = f"mock error {step.status}"
                 if step.echo_auth:
                     message = _echo(auth)

@@ -5,7 +5,8 @@ Anthropic `POST /v1/messages` (JSON or its SSE events), Gemini `POST /v1beta/mod
 `:streamGenerateContent?alt=sse`.
 
 Each request takes the next `Step` of the script (then `default`): an answer (text, or a tool call, with a stop
-reason and exact usage), an HTTP error (with Retry-After), or a delay. A request whose key is not `key` gets the
+reason and exact usage), an HTTP error (with Retry-After, or a Location: a
+redirect), or a delay. A request whose key is not `key` gets the
 vendor's 401, quoting the key back as OpenAI does. Requests are recorded (body, path; `key_ok` instead of the key)."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Step:
     stop: str | None = None  # the vendor's own stop reason; None: its "natural end" (or "tool use")
     usage: tuple[int, int] = (11, 7)  # (input, output) tokens, exactly as the vendor reports them
     chunk_delay_s: float = 0.0
+    location: str | None = None  # a Location header on an error status (a redirect: status=302)
 
 
 @dataclass
@@ -245,7 +247,8 @@ def start_standin(kind: Kind, key: str) -> Standin:
             time.sleep(step.delay_s)
             status = step.status if got == key else 401
             if status != 200:
-                return self._send(status, json.dumps(_error(kind, status, got)).encode(), step.retry_after)
+                return self._send(status, json.dumps(_error(kind, status, got)).encode(), step.retry_after,
+                                  step.location)  # fmt: skip
             if kind == "openai":
                 whole, events = _openai(step, body, stream)
             elif kind == "anthropic":
@@ -269,12 +272,17 @@ def start_standin(kind: Kind, key: str) -> Standin:
                 with standin.lock:
                     standin.aborted += 1
 
-        def _send(self, status: int, data: bytes, retry_after: str | None = None) -> None:
+        def _send(self, status: int, data: bytes, retry_after: str | None = None, location: str | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             if retry_after is not None:
                 self.send_header("Retry-After", retry_after)
+            if location is not None:
+                self.send_header("Location", location)
+            if status == 401:  # the key it was sent, quoted back in a header too
+                quoted = json.dumps(json.loads(data))
+                self.send_header("WWW-Authenticate", f'Bearer error="invalid_token", error_description={quoted}')
             self.end_headers()
             self.wfile.write(data)
 

@@ -27,7 +27,9 @@ VENDOR = "Anthropic"
 
 @functools.lru_cache(maxsize=32)
 def _client(api_key: str, base_url: str, timeout_s: float) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
+    # Never follow a redirect (the SDK's default client does): RELIABILITY X3.
+    return anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0,
+                               http_client=anthropic.DefaultHttpxClient(follow_redirects=False))  # fmt: skip
 
 
 def _tool(t: dict[str, Any]) -> dict[str, Any] | None:

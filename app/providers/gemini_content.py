@@ -29,9 +29,11 @@ CONFIG_FIELDS = {"temperature": "temperature", "top_p": "top_p", "seed": "seed",
 
 @functools.lru_cache(maxsize=32)
 def _client(api_key: str, base_url: str, timeout_s: float) -> genai.Client:
-    # attempts=1: no SDK retries (the gateway is the retry loop); timeout in milliseconds
+    # attempts=1: no SDK retries (the gateway is the retry loop); timeout in milliseconds; no redirects followed
+    # (the SDK's client follows them by default: RELIABILITY X3)
     options = types.HttpOptions(base_url=base_url, timeout=int(timeout_s * 1000),
-                                retry_options=types.HttpRetryOptions(attempts=1))  # fmt: skip
+                                retry_options=types.HttpRetryOptions(attempts=1),
+                                client_args={"follow_redirects": False})  # fmt: skip
     return genai.Client(api_key=api_key, http_options=options)
 
 

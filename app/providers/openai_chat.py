@@ -19,8 +19,10 @@ PASSED = ("temperature", "top_p", "stop", "max_tokens", "max_completion_tokens",
 
 @functools.lru_cache(maxsize=32)
 def _client(api_key: str, base_url: str, timeout_s: float) -> openai.OpenAI:
-    # One pooled client per key and endpoint; max_retries=0: the gateway is the retry loop.
-    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
+    # One pooled client per key and endpoint; max_retries=0: the gateway is the retry loop. The SDK's default
+    # client follows redirects: a vendor URL bouncing us to Redis or a metadata service would be obeyed (X3).
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0,
+                         http_client=openai.DefaultHttpxClient(follow_redirects=False))  # fmt: skip
 
 
 def vendor_request(request: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,8 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def status_failure(vendor: str, status: int, headers: Mapping[str, str] | None = None) -> VendorFailure:
+    if 300 <= status < 400:  # never followed (an allowlisted host could bounce us inside: RELIABILITY X3)
+        return VendorFailure("server", f"{vendor} answered with a redirect (HTTP {status}), not followed", status)
     if status in (401, 403):
         return VendorFailure("auth", f"{vendor} rejected the API key (HTTP {status})", status)
     if status == 429:

@@ -20,7 +20,7 @@ import requests
 from app.cli import adapter_worker_argv
 from config.settings import Settings
 from tests.integration.conftest import Live, serve_live
-from tests.support import port_offset_with_free_ports, wait_until
+from tests.support import Listener, port_offset_with_free_ports, redis_values, wait_until
 from tests.vendor_standins import Standin, Step, start_standin
 
 KEYS = {"openai": "sk-canary-openai-5d1f0c", "anthropic": "sk-ant-canary-a81b2e", "gemini": "AIza-canary-gem-77c3"}
@@ -314,6 +314,29 @@ def test_vendor_errors_map_to_statuses_with_no_key_in_them(alive: Live, standins
     healthy(alive, "openai")  # PAS_ADAPTER_AUTH_RETRY_S later
 
 
+def test_a_vendor_redirect_is_never_followed(alive: Live, standins: dict[str, Standin]) -> None:
+    """X3 through each vendor's SDK (openai, anthropic, google-genai all follow redirects by default): a vendor
+    answering 307 (which keeps the POST and its body) or 302 to an internal address gets the client a 502, and the
+    address (a listener standing in for Redis) is never connected to."""
+    healthy(alive)
+    inside = Listener()
+    try:
+        for provider in ("openai", "anthropic", "gemini"):
+            for status, stream in ((307, False), (302, True)):
+                standins[provider].reset(Step(status=status, location=f"http://127.0.0.1:{inside.port}/"))
+                r = requests.post(alive.url(SLUG[provider], "/chat/completions"), json={**CHAT, "stream": stream},
+                                  timeout=20)  # fmt: skip
+                SEEN.append(r.text)
+                assert r.status_code == 502 and "Location" not in r.headers, (provider, status, r.status_code, r.text)
+                assert f"HTTP {status}" in r.text, r.text
+                assert len(standins[provider].requests) == 1
+        assert inside.hits == 0
+    finally:
+        inside.close()
+        for s in standins.values():
+            s.reset()
+
+
 def test_gateway_retries_a_rate_limit_and_a_timeout_on_the_same_vendor(
     alive: Live, standins: dict[str, Standin]
 ) -> None:
@@ -395,8 +418,17 @@ def test_the_phase3_clients_gpt35_route_reaches_the_openai_adapter(alive: Live, 
 
 
 def test_canary_keys_appear_in_no_log_line_and_no_response(alive: Live, logs: _Captured) -> None:
+    """X1 for the vendor keys: the stand-ins quote the key back in every 401 and 500 (body and header); after all
+    of this module's calls it is in no answer, log line (web, worker, beat and adapter worker), artifact, event,
+    HMI page or Redis value under the run's prefix (the Celery broker and result backend included)."""
     time.sleep(0.5)
-    texts = [*SEEN, *logs.lines]
+    texts = [*SEEN, *logs.lines, redis_values(alive.redis, alive.settings.pas_key_prefix)]
+    for page in ("/", "/tree", "/costs", "/alerts", "/api/event-stream/events?after=0&limit=10000", "/api/alerts",
+                 "/api/costs", "/api/tree", "/api/services", "/api/provider-router/providers"):  # fmt: skip
+        r = requests.get(alive.url(None, page), timeout=10)
+        assert r.status_code == 200, page
+        texts.append(f"{r.headers} {r.text}")
+    assert "adapter_call_failed" in alive.extra("adapters").output()  # the failures were logged, keylessly
     for p in [*alive.extras, alive.worker, alive.beat]:
         texts.append(p.output())
     for path in (alive.settings.artifacts_dir).rglob("*"):

@@ -10,8 +10,25 @@ import requests
 from flask import Flask
 
 from tests.integration.conftest import Live
+from tests.support import wait_until
 
 HMI = "http://localhost:6101"
+
+
+# Records every CSP violation on the page (Playwright's init scripts are not subject to the page's CSP).
+CSP_WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+             "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")  # fmt: skip
+
+
+def assert_strict_csp(header: str) -> None:
+    """RELIABILITY decision 10: only our own origin, no inline script or style, no eval, no plugins, no framing,
+    no <base> rewriting."""
+    policy = {name: set(values) for name, *values in (part.split() for part in header.split(";") if part.strip())}
+    assert policy["default-src"] == policy["script-src"] == policy["style-src"] == {"'self'"}, policy
+    assert policy["connect-src"] == {"'self'"}, policy  # no ws:/wss: to any host
+    assert policy["object-src"] == policy["base-uri"] == policy["frame-ancestors"] == {"'none'"}, policy
+    assert policy["form-action"] == {"'self'"}, policy
+    assert not [v for values in policy.values() for v in values if "unsafe" in v or "*" in v], policy
 
 
 def test_facade_contract(app: Flask) -> None:
@@ -38,7 +55,7 @@ def test_facade_contract(app: Flask) -> None:
     for path in ("/", "/tree", "/sequencer", "/resources", "/costs", "/alerts"):
         page = c.get(f"{HMI}{path}")
         assert page.status_code == 200 and page.mimetype == "text/html"
-        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert_strict_csp(page.headers["Content-Security-Policy"])
     assert len(c.get(f"{HMI}/api/services").json["services"]) == 4
     assert c.get(f"{HMI}/api/current-task").json == {"task": None}
     seq = c.get(f"{HMI}/api/sequencer").json
@@ -62,7 +79,8 @@ def test_dashboard_live_in_chromium(live: Live, browser, screenshots: Path) -> N
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page.goto(live.url(None, "/"))
+    page.add_init_script(CSP_WATCH)
+    assert_strict_csp(page.goto(live.url(None, "/")).headers["content-security-policy"])
     page.wait_for_selector("#conn.on", timeout=10_000)
     page.wait_for_selector("#core .card", timeout=10_000)
 
@@ -85,10 +103,19 @@ def test_dashboard_live_in_chromium(live: Live, browser, screenshots: Path) -> N
     page.click("#pause")
     page.wait_for_selector("#pause:not(.paused)", timeout=5_000)
     assert requests.get(live.url(None, "/api/control"), timeout=5).json()["paused"] is False
+    assert page.evaluate("window.__csp") == [], "the live dashboard broke its own CSP"
     for path in ("/tree", "/alerts", "/sequencer", "/resources", "/costs"):
-        page.goto(live.url(None, path))
+        assert_strict_csp(page.goto(live.url(None, path)).headers["content-security-policy"])
+        page.wait_for_selector("#conn.on", timeout=10_000)  # the live socket connects under connect-src 'self'
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(shots / f"{path.strip('/')}.png"), full_page=True)
+        assert page.evaluate("window.__csp") == [], path
+    # the policy is enforced, and the watch sees it: an injected inline script neither runs nor goes unnoticed
+    page.evaluate("""() => { const s = document.createElement('script');
+                             s.textContent = 'window.__inline = 1'; document.body.append(s); }""")
+    wait_until(lambda: page.evaluate("window.__csp"), 5, 0.05, "the inline script's violation")
+    assert page.evaluate("window.__inline") is None and page.evaluate("window.__csp")[0].startswith("script-src")
+    errors[:] = [e for e in errors if "Content Security Policy" not in e or "inline script" not in e]
     time.sleep(0.2)
     assert errors == [] and foreign == []
     page.close()

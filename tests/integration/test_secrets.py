@@ -1,5 +1,6 @@
 """Canary secrets: PAS_API_TOKEN and a provider's API key reach only where they must (the provider key: the
-upstream's Authorization header) and appear in no log line, receipt (JSONL or SQL), event, answer or HMI page."""
+upstream's Authorization header) and appear in no log line, receipt (JSONL or SQL), event, Redis value, answer or
+HMI page — whatever the upstream echoes back, and when an exception quotes them (RELIABILITY X1)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.factory import create_app, create_tables
+from tests.support import redis_values
 from tests.upstream import Step, Upstream
+
+
+def capture(caplog: pytest.LogCaptureFixture) -> None:
+    """caplog sees every record: the first app of a run resets the root logger's handlers, caplog's among them."""
+    caplog.set_level(logging.DEBUG)
+    if caplog.handler not in logging.getLogger().handlers:
+        logging.getLogger().addHandler(caplog.handler)  # pytest removes it after the test
 
 
 def test_canary_secrets_never_leak(
@@ -35,7 +44,7 @@ def test_canary_secrets_never_leak(
     create_tables(app)
     c = app.test_client()
     auth = {"Authorization": f"Bearer {api_token}"}
-    caplog.set_level(logging.DEBUG)
+    capture(caplog)
     name = f"canary-{uuid.uuid4().hex[:6]}"
     reg = {"name": name, "model": "canary-model", "context_window": 4000, "cost_per_input_token": 1e-6,
            "cost_per_output_token": 1e-6, "endpoint": up.base_url,
@@ -108,12 +117,19 @@ def test_an_upstream_echoing_the_key_leaks_it_nowhere(
     run = f"echo-run-{h[:6]}"
     # its own artifacts: the event archive's files are per day, shared by every app of the run
     settings = make_settings(pas_api_token=api_token, pas_log_level="DEBUG", pas_gateway_trip_after=100,
-                             pas_upstream_allowlist=f"127.0.0.1:{up.port}", pas_artifacts_dir=tmp_path)  # fmt: skip
+                             pas_gateway_backoff_s=0.01, pas_upstream_allowlist=f"127.0.0.1:{up.port}",
+                             pas_artifacts_dir=tmp_path)  # fmt: skip
     app = create_app(settings, serve_socketio=False)
     create_tables(app)
+
+    def broken_sdk() -> str:  # a bug that lets a library's exception out, quoting the URL it called
+        raise ConnectionError(f"POST https://vendor.example/v1/chat?key={quote(provider_key, safe='')}: reset "
+                              f"(sent {provider_key!r}, token {api_token})")  # fmt: skip
+
+    app.add_url_rule("/api/test/broken-sdk", "broken_sdk", broken_sdk)
     c = app.test_client()
     auth = {"Authorization": f"Bearer {api_token}", "X-PAS-Run-Id": run}
-    caplog.set_level(logging.DEBUG)
+    capture(caplog)
     name = f"echo-{h[:6]}"
     reg = {"name": name, "model": "echo-model", "context_window": 4000, "cost_per_input_token": 1e-6,
            "cost_per_output_token": 1e-6, "endpoint": up.base_url, "api_key_env": "PAS_PROVIDER_KEY_ECHO"}  # fmt: skip
@@ -128,13 +144,18 @@ def test_an_upstream_echoing_the_key_leaks_it_nowhere(
         r = c.post(path, json=body, headers=auth)
         answers[label] = f"{r.status_code} {r.headers} {r.get_data(as_text=True)}"
 
-    for status in (401, 400, 200):  # rejected key; a "client error" whose body is passed through; a 200 echoing it
+    # rejected key; a "client error" whose body is passed through; a server error (retried); a 200 echoing it
+    for status in (401, 400, 500, 200):
         step = Step(status=status, echo_auth=True)
         call(f"/v1 {status}", step, "/v1/chat/completions", chat)
         call(f"/v1 stream {status}", step, "/v1/chat/completions", {**chat, "stream": True})
         call(f"/route {status}", step, "/api/gateway/route", {**route, "request_id": f"echo-{status}"})
     assert up.headers and all(h.get("authorization") == f"Bearer {provider_key}" for h in up.headers)
+    broken = c.get("/api/test/broken-sdk")
+    answers["unhandled exception"] = f"{broken.status_code} {broken.headers} {broken.get_data(as_text=True)}"
+    assert broken.status_code == 500
     assert answers["/v1 401"].startswith("502") and "Incorrect API key provided" in answers["/v1 401"]
+    assert answers["/v1 500"].startswith("502") and "Incorrect API key provided" in answers["/v1 500"]
     assert "you sent Bearer" in answers["/v1 200"] and "Incorrect API key provided" in answers["/v1 stream 200"]
     pas = app.extensions["pas"]
     pas.gateway.ship()
@@ -146,16 +167,21 @@ def test_an_upstream_echoing_the_key_leaks_it_nowhere(
     blobs["receipts jsonl"] = Path(settings.costs_dir, f"{run}.jsonl").read_text()
     with app.app_context():
         rows = db.session.execute(text("SELECT * FROM receipts WHERE run_id = :r"), {"r": run}).all()
-    assert len(rows) == 9
+    assert len(rows) == 12
     blobs["sql rows"] = "\n".join(str(tuple(r)) for r in rows)
     archive = Path(settings.artifacts_dir, "hmi", "events")
     blobs["event archive"] = "\n".join(p.read_text() for p in archive.glob("*.jsonl"))
+    blobs["redis"] = redis_values(app.extensions["redis"], settings.pas_key_prefix)  # every key of the run
     for path in ("/api/costs", f"/api/costs/receipts/{run}", f"/api/gateway/receipts/{run}",
-                 "/api/event-stream/events?after=0&limit=10000", "/api/event-stream/events/recent"):  # fmt: skip
+                 "/api/event-stream/events?after=0&limit=10000", "/api/event-stream/events/recent", "/api/alerts",
+                 f"/api/provider-router/providers/{name}", "/api/gateway/metrics", "/", "/costs",
+                 "/alerts"):  # fmt: skip
         r = c.get(path)
         assert r.status_code == 200, path
         blobs[path] = r.get_data(as_text=True)
     assert "http_401: Incorrect API key provided: Bearer" in blobs[f"/api/gateway/receipts/{run}"]  # what it said
+    assert "unhandled_error" in blobs["stdout/stderr"] and "vendor.example/v1/chat?key=[REDACTED]" in caplog.text
+    assert run in blobs["redis"]  # the scan saw the run's keys
     assert run in blobs["event archive"] and run in blobs["/api/event-stream/events?after=0&limit=10000"]
     leaks = {where: _leaks(text, provider_key) + _leaks(text, api_token) for where, text in blobs.items()}
     assert sorted(where for where, found in leaks.items() if found) == []

@@ -37,10 +37,12 @@ def test_gevent_web_with_token(redis_url: str, database_url: str, tmp_path: Path
         auth = {"Authorization": f"Bearer {TOKEN}"}
         assert requests.post(f"{reg}/register", json=body, headers=auth, timeout=5).status_code == 201
 
-        refused = socketio.Client(reconnection=False)
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            refused.connect(base, transports=["websocket"], wait_timeout=5)
-        refused.disconnect()
+        no_token: list[dict[str, str] | None] = [None, {"token": "wrong"}, {"token": TOKEN.upper()}]
+        for presented in no_token:  # S6: no token, a wrong one
+            refused = socketio.Client(reconnection=False)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                refused.connect(base, transports=["websocket"], auth=presented, wait_timeout=5)
+            refused.disconnect()
 
         got: list[dict] = []
         client = socketio.Client(reconnection=False)
