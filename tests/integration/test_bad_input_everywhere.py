@@ -1,14 +1,19 @@
-"""Every body-taking route, walked from url_map: malformed JSON, a wrong Content-Type (any but application/json)
-and an oversized body are clear 4xx JSON answers, never a 500 (RELIABILITY V1 to V3)."""
+"""Every body-taking route, walked from url_map: malformed JSON, a wrong Content-Type (any but application/json),
+an oversized body and an unknown field are clear 4xx JSON answers, never a 500; an unknown id in a path is a 404
+naming it (RELIABILITY V1 to V3, V5, V6)."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask
 
+from tests.integration.test_registry_api import store_snapshot
+
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Flask's is_json takes any "+json" type; PAS takes application/json alone (parameters such as charset aside).
 NOT_JSON = ["application/vnd.evil+json", "application/json-patch+json", "text/json", "application/jsonx"]
+# Claude Code's hook events carry fields PAS does not know yet: accepted and ignored (README, test_agent_hooks.py).
+ACCEPTS_UNKNOWN_FIELDS = {"/api/agent-router/hooks/claude-code"}
 
 
 def body_routes(app: Flask) -> list[tuple[str, str]]:
@@ -26,6 +31,7 @@ def test_malformed_wrong_type_and_oversized_bodies(app: Flask) -> None:
     routes = body_routes(app)
     assert ("POST", "/api/registry/register") in routes and ("POST", "/jobs") in routes
     big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)
+    before = store_snapshot(app)
     for method, path in routes:
         malformed = c.open(path, method=method, data="{oops", content_type="application/json")
         error = malformed.json["error"]  # /v1 answers in OpenAI's shape: {"error": {"code": …}}
@@ -40,6 +46,35 @@ def test_malformed_wrong_type_and_oversized_bodies(app: Flask) -> None:
         assert huge.status_code == 413 and huge.is_json, (method, path)
         empty_object = c.open(path, method=method, json={"unexpected_field": 1})
         assert 400 <= empty_object.status_code < 500 and empty_object.is_json, (method, path, empty_object.data)
+        if path not in ACCEPTS_UNKNOWN_FIELDS and not path.startswith("/v1/"):  # V5: refused by name
+            named = {(e["field"], e["type"]) for e in empty_object.json["errors"]}
+            assert ("unexpected_field", "extra_forbidden") in named, (method, path, empty_object.json)
+    chat = {"model": "m", "messages": [{"role": "user", "content": "x"}], "unexpected_field": 1}
+    v1 = c.post("/v1/chat/completions", json=chat)  # OpenAI's error shape names one param: the unknown one
+    assert v1.status_code == 422 and v1.json["error"]["param"] == "unexpected_field", v1.json
+    assert store_snapshot(app) == before  # V7: not one Redis key or value changed by any of it
+
+
+def test_an_unknown_id_in_the_path_is_404_naming_it(app: Flask) -> None:
+    """V6 over url_map: every route with an id in its path answers an unknown one with a 404 naming the field and
+    the id; the per-run receipts and budgets answer empty instead, as API-CONTRACT fixes."""
+    c = app.test_client()
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments or rule.endpoint.startswith("meta_") or rule.endpoint == "static":
+            continue
+        (arg,) = rule.arguments
+        path = rule.rule.replace(f"<{arg}>", "nope-v6").replace(f"<path:{arg}>", "nope-v6")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            r = c.open(path, method=method, json={})
+            if "/receipts/" in path or "/budget/" in path:
+                assert r.status_code == 200 and r.json["receipts" if "/receipts/" in path else "budget_set"] in (
+                    [], False), (method, path, r.json)  # fmt: skip
+                continue
+            assert r.status_code == 404 and r.json["field"] == arg and "nope-v6" in r.json["detail"], (method, path)
+            checked.append((method, path))
+    assert ("GET", "/api/registry/services/nope-v6") in checked and ("DELETE", "/api/provider-router/providers/"
+                                                                    "nope-v6") in checked  # fmt: skip
 
 
 @pytest.mark.parametrize("value", [None, 0, "", [], {}, 1e308, -1, True, "\u0000", "a" * 5000])

@@ -145,7 +145,7 @@ def test_retry_then_fallback_then_cooldown_then_probe(live: Live, upstreams: lis
     assert r.status_code == 200, r.text
     assert r.json()["provider"] == b
     assert len(bad.requests) == 2 and len(good.requests) == 1  # one retry on the cheap one, then fallback
-    rec = jsonl(live, r.json()["run_id"])[-1]
+    [rec] = jsonl(live, r.json()["run_id"])  # one receipt for the call, not one per attempt
     assert rec["fallback_from"] == a and rec["provider"] == b
     assert [x["outcome"] for x in rec["attempts"]] == ["http_500", "http_500", "ok"]
     assert rec["cost_usd"] == pytest.approx(round(rec["input_tokens"] * 1e-5 + 7 * 1e-5, 6))
@@ -169,16 +169,19 @@ def test_retry_then_fallback_then_cooldown_then_probe(live: Live, upstreams: lis
 
 def test_non_retryable_error_is_one_attempt(live: Live, upstreams: list[Upstream]) -> None:
     up, other = upstreams[0], upstreams[1]
-    up.reset(default=Step(status=400))
-    other.reset()
-    model = uid("m")
-    register(live, uid("p400"), model, up, cin=1e-7)
-    register(live, uid("pother"), model, other, cin=1e-5)
-    r = route(live, requirements={"model": model}, payload=CHAT)
-    assert r.status_code == 502 and r.json()["status"] == "error" and "http_400" in r.json()["detail"]
-    assert len(up.requests) == 1 and len(other.requests) == 0
-    v1 = requests.post(live.url(path="/v1/chat/completions"), json={"model": model, **CHAT}, timeout=10)
-    assert v1.status_code == 400 and v1.json()["error"]["message"] == "mock error 400"
+    for status in (400, 401):
+        up.reset(default=Step(status=status))
+        other.reset()
+        model = uid("m")
+        register(live, uid(f"p{status}"), model, up, cin=1e-7)
+        register(live, uid("pother"), model, other, cin=1e-5)
+        r = route(live, requirements={"model": model}, payload=CHAT)
+        assert r.status_code == 502 and r.json()["status"] == "error" and f"http_{status}" in r.json()["detail"]
+        assert len(up.requests) == 1 and len(other.requests) == 0, status
+        if status == 400:
+            v1 = requests.post(live.url(path="/v1/chat/completions"), json={"model": model, **CHAT}, timeout=10)
+            assert v1.status_code == 400 and v1.json()["error"]["message"] == "mock error 400"
+    up.reset()
 
 
 def test_retry_after_is_honoured(live: Live, upstreams: list[Upstream]) -> None:
@@ -248,14 +251,15 @@ def test_budget_never_overspends_under_concurrency(live: Live, upstreams: list[U
 def test_endpoints_outside_the_allowlist_are_refused(live: Live) -> None:
     for url in ["http://169.254.169.254/", "http://127.0.0.1:6379/", "http://[::1]/", "http://0x7f000001/",
                 "http://[::ffff:127.0.0.1]/", "file:///etc/passwd", "gopher://127.0.0.1:70/", "http://localhost.evil/",
-                "http://user:pw@127.0.0.1:1/"]:  # fmt: skip
+                "http://user:pw@127.0.0.1:1/", "http://localhost:6379/"]:  # fmt: skip
         body = {"name": uid("ssrf"), "model": "m", "context_window": 10, "cost_per_input_token": 0,
                 "cost_per_output_token": 0, "endpoint": url}  # fmt: skip
         r = requests.post(live.url("provider-router", "/register"), json=body, timeout=5)
         assert r.status_code == 422 and r.json()["field"] == "endpoint", (url, r.text)
-    r = requests.post(live.url(path="/v1/chat/completions"),
-                      json={"model": "x", "api_base": "http://evil/", **CHAT}, timeout=5)  # fmt: skip
-    assert r.status_code == 422 and "api_base" in r.text
+    for field in ("api_base", "base_url"):  # X4: a client never says where its call (and our key) goes
+        r = requests.post(live.url(path="/v1/chat/completions"),
+                          json={"model": "x", field: "http://evil/", **CHAT}, timeout=5)  # fmt: skip
+        assert r.status_code == 422 and r.json()["error"]["param"] == field, r.text
 
 
 def test_openai_sdk_against_v1(live: Live, upstreams: list[Upstream]) -> None:
@@ -300,15 +304,14 @@ def test_idempotency_key(live: Live, upstreams: list[Upstream]) -> None:
     up.reset()
     name = uid("idem")
     register(live, name, uid("m"), up)
-    key = uid("key")
+    key, run = uid("key"), uid("run")
     url = live.url(path="/v1/chat/completions")
-    bodies = [requests.post(url, json={"model": name, **CHAT}, headers={"Idempotency-Key": key}, timeout=10)
-              for _ in range(5)]  # fmt: skip
+    headers = {"Idempotency-Key": key, "X-PAS-Run-Id": run}
+    bodies = [requests.post(url, json={"model": name, **CHAT}, headers=headers, timeout=10) for _ in range(5)]
     assert len(up.requests) == 1 and len({b.content for b in bodies}) == 1 and bodies[0].status_code == 200
-    other = requests.post(
-        url, json={"model": name, **CHAT, "max_tokens": 3}, headers={"Idempotency-Key": key}, timeout=10
-    )
+    other = requests.post(url, json={"model": name, **CHAT, "max_tokens": 3}, headers=headers, timeout=10)
     assert other.status_code == 422 and len(up.requests) == 1
+    assert [x["status"] for x in jsonl(live, run)] == ["success"]  # one receipt for the six requests
 
 
 def test_same_idempotency_key_in_flight_is_409_and_calls_the_upstream_once(
@@ -318,12 +321,13 @@ def test_same_idempotency_key_in_flight_is_409_and_calls_the_upstream_once(
     up.reset(default=Step(delay_s=0.8))
     name = uid("idem-c")
     register(live, name, uid("m"), up)
-    key = uid("key")
+    key, run = uid("key"), uid("run")
     url = live.url(path="/v1/chat/completions")
     out: list[requests.Response] = []
+    headers = {"Idempotency-Key": key, "X-PAS-Run-Id": run}
 
     def call() -> None:
-        out.append(requests.post(url, json={"model": name, **CHAT}, headers={"Idempotency-Key": key}, timeout=10))
+        out.append(requests.post(url, json={"model": name, **CHAT}, headers=headers, timeout=10))
 
     first = threading.Thread(target=call)
     first.start()
@@ -339,9 +343,10 @@ def test_same_idempotency_key_in_flight_is_409_and_calls_the_upstream_once(
     assert busy["error"]["param"] == "Idempotency-Key" or "Idempotency-Key" in json.dumps(busy)
     assert len(up.requests) == 1
     # once settled, the same key answers the stored body again without a call
-    again = requests.post(url, json={"model": name, **CHAT}, headers={"Idempotency-Key": key}, timeout=10)
+    again = requests.post(url, json={"model": name, **CHAT}, headers=headers, timeout=10)
     assert again.status_code == 200 and again.content == next(r for r in out if r.status_code == 200).content
     assert len(up.requests) == 1
+    assert [x["status"] for x in jsonl(live, run)] == ["success"]  # one receipt for the six requests
     up.reset()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -103,6 +104,14 @@ def test_heartbeat_keeps_unsent_metrics_and_reports_skew(client: FlaskClient) ->
     rec = client.get(f"{REG}/services/hb").json
     assert rec["p95_ms"] == 12.5 and rec["queue_depth"] == 3 and rec["status"] == "running"
     assert rec["clock_skew_ms"] < -(10**11)  # shown, never used for liveness
+    for hours in (1, -1):  # a client clock an hour ahead or behind (L6): accepted, skew shown, liveness unmoved
+        sent = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+        assert client.put(f"{REG}/heartbeat", json={"service_id": "hb", "ts": sent}).status_code == 200
+        rec = client.get(f"{REG}/services/hb").json
+        assert rec["status"] == "ok" and rec["missed_beats"] == 0
+        assert abs(rec["clock_skew_ms"] - hours * 3_600_000) < 60_000, rec["clock_skew_ms"]
+        seen = dt.datetime.fromisoformat(rec["last_heartbeat_ts"].replace("Z", "+00:00"))
+        assert abs((dt.datetime.now(dt.UTC) - seen).total_seconds()) < 60  # the server's time, not the client's
 
 
 def test_heartbeat_unknown_and_deregistered_ids_are_404(client: FlaskClient) -> None:
@@ -222,10 +231,12 @@ def test_bad_register_input_is_4xx_json_and_changes_nothing(app: Flask, send, st
         "名前",
     ],
 )
-def test_hostile_names_are_stored_verbatim(client: FlaskClient, name: str) -> None:
+def test_hostile_names_are_stored_verbatim(app: Flask, client: FlaskClient, name: str) -> None:
     sid = f"id:{name}*{{x}}"
     r = client.post(f"{REG}/register", json=body(service_id=sid, name=name, caps=[name]))
     assert r.status_code == 201
+    keys = list(app.extensions["redis"].scan_iter(f"{app.extensions['settings'].pas_key_prefix}:*"))
+    assert not [k for k in keys if name in k or sid in k], "a client string used as a raw Redis key"
     got = client.get(f"{REG}/discover", query_string={"name": name}).json["items"]
     assert [(g["service_id"], g["name"]) for g in got] == [(sid, name)]
     assert client.get(f"{REG}/discover", query_string={"cap": name}).json["items"][0]["service_id"] == sid

@@ -95,6 +95,8 @@ def test_random_sizes_sum_within_capacity(app: Flask) -> None:
         results = list(pool.map(one, range(500)))
     granted = sum(size for code, size in results if code == 201)
     assert granted <= 256 and allocated(app)["mem_mb"] == granted
+    active = c.get(f"{RM}/reservations?status=active&limit=1000").json["reservations"]
+    assert sum(r["resources"]["mem_mb"] for r in active) == granted  # the counter equals the recorded allocations
 
 
 def test_release_ten_times_concurrently_restores_once(app: Flask) -> None:

@@ -34,3 +34,8 @@ def test_the_running_worker_logged_its_effective_config(live: Live) -> None:
     wait_until(lambda: '"worker_config"' in live.worker.output(), 20, 0.2, "worker_config log line")
     line = next(x for x in live.worker.output().splitlines() if '"worker_config"' in x)
     assert '"task_acks_late": true' in line and '"worker_prefetch_multiplier": 1' in line
+    assert '"task_reject_on_worker_lost": true' in line and '"visibility_timeout": 3600' in line
+    # the store's persistence and eviction, as read from it (a managed Redis may refuse CONFIG: then it says so)
+    assert ('"maxmemory-policy": ' in line and '"appendonly": ' in line) or '"config": "unavailable"' in line
+    if not os.environ.get("REDIS_URL"):
+        assert '"maxmemory-policy": "noeviction"' in line and '"appendonly": "yes"' in line
