@@ -51,7 +51,7 @@ def adapter_worker_argv() -> list[str]:
 
 
 def beat_argv() -> list[str]:
-    return [_bin("celery"), "-A", "app.worker", "beat", "--scheduler", "redbeat.RedBeatScheduler",
+    return [_bin("celery"), "-A", "app.worker", "beat", "--scheduler", "app.celery_beat:OutageProofRedBeatScheduler",
             "--loglevel", "INFO"]  # fmt: skip
 
 

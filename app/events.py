@@ -4,11 +4,13 @@ message queue, so Celery workers and every web process emit alike. At most once;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import socketio
@@ -16,6 +18,8 @@ import socketio
 from app.domain.events import envelope, rooms
 
 log = logging.getLogger("pas.events")
+LISTEN_RETRY_START_S = 0.2
+LISTEN_RETRY_MAX_S = 1.0  # Redis is local and cheap to dial: at most 1 s deaf after it is back
 
 
 class LiveClients:
@@ -67,6 +71,32 @@ class _BatchingRedisManager(socketio.RedisManager):  # type: ignore[misc]
             pipe.execute()
         finally:
             self._batch = None
+
+
+class ListeningRedisManager(socketio.RedisManager):  # type: ignore[misc]
+    """A web process's Socket.IO message-queue listener that is back within 0.2-1 s of Redis (RELIABILITY S4).
+
+    python-socketio's loop waits 1 s, then 2, 4 … up to 60 s between attempts (a long Valkey outage left a web deaf
+    for a minute after Valkey was back), and it drops a pubsub without closing it: when redis-py had reconnected
+    and resubscribed it before giving up, that connection stayed subscribed and unread (PUBSUB NUMSUB counted it,
+    its output buffer grew; python-socketio #1581). Here each attempt closes the previous pubsub first."""
+
+    def _redis_listen_with_retries(self) -> Iterator[Any]:
+        retry_s = LISTEN_RETRY_START_S
+        while True:
+            try:
+                if self.pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        self.pubsub.close()
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                log.info("socketio_listener_subscribed", extra={"channel": self.channel})
+                retry_s = LISTEN_RETRY_START_S
+                yield from self.pubsub.listen()
+            except Exception as exc:
+                log.warning("socketio_listener_lost", extra={"error": type(exc).__name__, "retry_s": retry_s})
+                time.sleep(retry_s)
+                retry_s = min(LISTEN_RETRY_MAX_S, retry_s * 2)
 
 
 class SocketIOEmitter:

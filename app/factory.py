@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.clock_skew import shift_wall_clock
 from app.dispatch import PortDispatch
 from app.errors import register_error_handlers
+from app.events import ListeningRedisManager
 from app.extensions import db, init_celery, init_redis, socketio
 from app.http_hooks import register_request_hooks
 from app.logging import configure_logging, redact_secrets
@@ -13,12 +15,15 @@ from app.request_body import RequestBodyGuard
 from app.wiring import build_services
 from config.celery import celery_config
 from config.settings import ROOT, Settings, get_settings
+from models.keys import Keys
 
 
 def create_app(settings: Settings | None = None, *, serve_socketio: bool = True, process: str = "web") -> Flask:
     settings = settings or get_settings()
     configure_logging(settings.pas_log_level, process)
     redact_secrets(settings.secret_values())
+    if settings.pas_test_clock_offset_s:  # a test hook (RELIABILITY L7); off by default
+        shift_wall_clock(settings.pas_test_clock_offset_s)
     app = Flask("pas", root_path=str(ROOT), template_folder="templates", static_folder="static")
     if settings.database_url is None:
         settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -43,8 +48,9 @@ def create_app(settings: Settings | None = None, *, serve_socketio: bool = True,
 
         socketio.init_app(
             app,
-            message_queue=settings.effective_redis_url,
-            channel=f"{settings.pas_key_prefix}:socketio",
+            client_manager=ListeningRedisManager(
+                settings.effective_redis_url, channel=Keys(settings.pas_key_prefix).socketio_channel()
+            ),
             async_mode=settings.pas_async_mode,
             cors_allowed_origins=None,  # same origin only ([] would switch the check off)
             logger=False,

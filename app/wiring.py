@@ -42,6 +42,7 @@ from app.domain.token_governor.model_summary import ModelSummarizer
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor, label_thresholds
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
 from app.providers.openai_compat import OpenAICompatClient
+from config.celery import MODELS_REPORT_S
 from config.ports import SERVICES
 from config.settings import Settings
 from contracts.heartbeat_monitor import AlertsQuery
@@ -275,6 +276,7 @@ def _local_models(
             host=settings.pas_host,
             port_offset=settings.pas_port_offset,
             queue=settings.model_queue,
+            report_interval_s=MODELS_REPORT_S,
         ),
         store,
         calls,
@@ -282,7 +284,7 @@ def _local_models(
         registry.heartbeat,
         resources.reserve,
         resources.release,
-        lambda service_id: registered(registry, service_id) is not None,
+        lambda service_id: record.heartbeat_interval_s if (record := registered(registry, service_id)) else None,
     )
 
 

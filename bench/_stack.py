@@ -97,7 +97,7 @@ class Stack:
                                queues, "--without-heartbeat", "--without-mingle",
                                "--without-gossip", "--loglevel", "WARNING"])  # fmt: skip
         self._spawn("beat", [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler",
-                             "redbeat.RedBeatScheduler", "--loglevel", "WARNING"])  # fmt: skip
+                             "app.celery_beat:OutageProofRedBeatScheduler", "--loglevel", "WARNING"])  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
             try:

@@ -6,6 +6,8 @@ from typing import Any
 
 from config.settings import Settings
 
+MODELS_REPORT_S = 5.0  # beat's report of the local models whose file is missing (they are registered `degraded`)
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     url = settings.effective_redis_url
@@ -20,8 +22,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_connection_retry_on_startup": True,
         "worker_consumer": "app.celery_consumer:QuickReconnectConsumer",
+        "broker_transport": "app.celery_consumer:DetachedSafeTransport",  # kombu's redis transport, see there
         "broker_transport_options": {
             "visibility_timeout": settings.pas_celery_visibility_timeout_s,
+            # A message whose worker died (kill -9) is restored once it is older than the visibility timeout, but
+            # only when a live worker scans for it: by default kombu ticks every 10 s and scans on every 10th tick,
+            # so it stayed lost up to 100 s past the timeout. Scan on every tick, a tenth of the timeout (1-10 s).
+            "unacked_restore_interval": max(1, min(10, settings.pas_celery_visibility_timeout_s // 10)),
+            "unacked_restore_throttle": 1,
             "global_keyprefix": f"{prefix}:celery:",
         },
         "result_backend_transport_options": {"global_keyprefix": f"{prefix}:celery:"},
@@ -35,7 +43,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,  # Flower
         "task_send_sent_event": True,
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_scheduler": "app.celery_beat:OutageProofRedBeatScheduler",
         "redbeat_redis_url": url,
         "redbeat_redis_options": {"socket_timeout": 10, "socket_connect_timeout": 5},
         "redbeat_key_prefix": f"{prefix}:redbeat:",
@@ -60,7 +68,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": settings.pas_hook_sweep_interval_s,
                 "options": {"expires": max(2.0, settings.pas_hook_sweep_interval_s * 2)},
             },
-            "models-report": {"task": "pas.models.report", "schedule": 5.0, "options": {"expires": 10.0}},
+            "models-report": {
+                "task": "pas.models.report",
+                "schedule": MODELS_REPORT_S,
+                "options": {"expires": 2 * MODELS_REPORT_S},
+            },
             "jobs-reconcile": {"task": "pas.jobs.reconcile", "schedule": 1.0, "options": {"expires": 2.0}},
             "heartbeat-monitor-sweep": {
                 "task": "pas.heartbeat_monitor.sweep",

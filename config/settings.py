@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     pas_flower_address: str = "127.0.0.1"
     pas_flower_basic_auth: SecretStr | None = None
 
+    # Test hook, off (0) by default: shifts this process's wall clock (time.time, time.time_ns) by this many
+    # seconds, as on a host whose clock is off (app/clock_skew.py). RELIABILITY L7 runs two web processes at
+    # ±30 s to prove that no liveness or lease decision reads a process clock. Never set it in production.
+    pas_test_clock_offset_s: float = Field(default=0.0, ge=-86400, le=86400)
+
     def bind_ports(self) -> list[int]:
         from config.ports import SERVICES
 

@@ -28,12 +28,14 @@ def free_port() -> int:
 
 
 def port_offset_with_free_ports() -> int:
-    """An offset under which the main port and every legacy port are free."""
+    """An offset under which the main port and every legacy port are free. All of them stay below Linux's
+    ephemeral range (32768-60999): there, a client connection opened after this check (any process's) may take a
+    port before the web binds it ("Address already in use")."""
     from config.ports import SERVICES
 
     ports = [6100, *(s.port for s in SERVICES)]
     for _ in range(50):
-        offset = 20000 + (uuid.uuid4().int % 300) * 100
+        offset = 2100 + (uuid.uuid4().int % 226) * 100  # 2100-24600: ports 8200-32703
         socks = []
         try:
             for p in ports:

@@ -122,7 +122,7 @@ def serve_live(
     )  # fmt: skip
     beat = Proc(
         "beat",
-        [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler", "redbeat.RedBeatScheduler",
+        [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler", "app.celery_beat:OutageProofRedBeatScheduler",
          "--loglevel", "INFO"],
         env, logs,
     )  # fmt: skip

@@ -16,7 +16,7 @@ def sweeps_received(log: str) -> int:
 def test_a_second_beat_does_not_double_the_sweeps(live: Live) -> None:
     second = Proc(
         "beat-2",
-        [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler", "redbeat.RedBeatScheduler",
+        [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler", "app.celery_beat:OutageProofRedBeatScheduler",
          "--loglevel", "INFO"],
         settings_env(live.settings), live.settings.artifacts_dir / "logs",
     )  # fmt: skip

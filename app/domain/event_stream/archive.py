@@ -83,7 +83,7 @@ class EventArchive:
         """A line that tells the dedup below to count seqs from 0 again from here on."""
         self.directory.mkdir(parents=True, exist_ok=True)
         marker = json.dumps({"archive_reset": True, "ts_ms": int(time.time() * 1000)})
-        _append(self.path(time.strftime("%Y%m%d", time.gmtime())), [marker])
+        _append(self.path(time.strftime("%Y%m%d", time.gmtime(time.time()))), [marker])
 
     @staticmethod
     def _last_seq(path: Path) -> int:
@@ -106,10 +106,10 @@ class EventArchive:
         return 0
 
     def _prune(self) -> None:
-        today = time.strftime("%Y%m%d", time.gmtime())
+        today = time.strftime("%Y%m%d", time.gmtime(time.time()))
         if self._pruned_day == today or not self.directory.exists():
             return
-        oldest = (datetime.now(UTC) - timedelta(days=self._retention_days)).strftime("%Y%m%d")
+        oldest = (datetime.fromtimestamp(time.time(), UTC) - timedelta(days=self._retention_days)).strftime("%Y%m%d")
         for path in self.directory.glob(f"{PREFIX}*.jsonl"):
             day = path.stem[len(PREFIX) :]
             if day.isdigit() and len(day) == 8 and day < oldest:

@@ -34,7 +34,7 @@ def chat_stream(models: LocalModels, name: str, req: ModelChatRequest) -> Iterat
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(time.time(), UTC).isoformat().replace("+00:00", "Z")
 
 
 def _final(model: str, event: dict[str, Any], text: str, started: float) -> dict[str, Any]:

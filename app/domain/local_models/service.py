@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import threading
 import time
@@ -38,6 +39,7 @@ class LocalModelsConfig:
     host: str
     port_offset: int
     queue: Callable[[str], str]  # model name -> its Celery queue
+    report_interval_s: float = 5.0  # beat's report of the models whose file is missing (config/celery.py)
 
 
 class HostStore(Protocol):  # what the service needs of models/llm_call_store.py
@@ -57,7 +59,7 @@ class LocalModels:
         heartbeat: Callable[[HeartbeatRequest], HeartbeatResponse],
         reserve: Callable[[ResourceRequest], Any],
         release: Callable[[ReleaseRequest], Any],
-        is_registered: Callable[[str], bool],
+        registered_interval: Callable[[str], int | None],  # a record's heartbeat interval; None: not registered
     ) -> None:
         self.models = models
         self._cfg = cfg
@@ -67,7 +69,7 @@ class LocalModels:
         self._heartbeat = heartbeat
         self._reserve = reserve
         self._release = release
-        self._is_registered = is_registered
+        self._registered_interval = registered_interval
         self._started = time.time()
 
     def model(self, name: str) -> ModelConfig:
@@ -159,7 +161,8 @@ class LocalModels:
         self._heartbeat(HeartbeatRequest(service_id=name, status="ok", message=None))
         return host
 
-    def _register_model(self, m: ModelConfig, labels: dict[str, Any]) -> None:
+    def _register_model(self, m: ModelConfig, labels: dict[str, Any], interval_s: int | None = None) -> None:
+        interval_s = interval_s or m.heartbeat_interval_s
         self._register(RegisterRequest(
             service_id=m.name, name=m.name, type="model", role="production",
             url=f"http://{self._cfg.host}:{m.port + self._cfg.port_offset}",
@@ -167,7 +170,7 @@ class LocalModels:
             labels={"provider": "local", "model": m.model, "kind": m.kind, "context_window": m.context_length,
                     **labels},
             ctx_limit=m.context_length, cost_hint=CostHint(usd_per_1k=m.price_per_token * 1000),
-            heartbeat_interval_s=m.heartbeat_interval_s, ttl_s=max(90, 10 * m.heartbeat_interval_s),
+            heartbeat_interval_s=interval_s, ttl_s=max(90, 10 * interval_s),
         ))  # fmt: skip
 
     def _register_host(self, host: ModelHost) -> None:
@@ -205,8 +208,12 @@ class LocalModels:
             if self._store.host(m.name) is not None or find_file(m, self._cfg.models_dir) is not None:
                 continue
             reason = missing_reason(m, self._cfg.models_dir)
-            if not self._is_registered(m.name):
-                self._register_model(m, {"missing": m.file})
+            # Only this report beats a missing model's record: its interval must span two reports, or the record
+            # goes down and comes back at every report (an alert storm). A record its worker left (2 s) too.
+            interval = max(m.heartbeat_interval_s, math.ceil(2 * self._cfg.report_interval_s))
+            current = self._registered_interval(m.name)
+            if current is None or current < interval:
+                self._register_model(m, {"missing": m.file}, interval)
             try:
                 self._heartbeat(HeartbeatRequest(service_id=m.name, status="degraded", message=reason))
             except NotFound:

@@ -1,0 +1,379 @@
+"""The deployed topology, as docker-compose.yml runs it: two web processes (gunicorn + gevent, the production web)
+and two Celery workers plus two beats on one Valkey, one key prefix. One stack serves every case, in order, while
+tests/invariants.py records the registry and the resource manager every 100 ms; the last case checks the
+invariants over the whole run. The two webs' clocks are off by +30 s and -30 s (PAS_TEST_CLOCK_OFFSET_S) the
+whole time.
+
+The Valkey is this module's own embedded one (not the run's `redis_url`): S4 restarts it, and the topology, not
+the store, is under test here; so is the SQLite file."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+import socketio
+
+from app.valkey import EmbeddedValkey
+from tests.faults import kill9, restart_valkey
+from tests.invariants import Recorder, down_episodes, receipt_problems, violations
+from tests.support import (
+    BIN,
+    Proc,
+    base_env,
+    port_offset_with_free_ports,
+    start_web,
+    unique_prefix,
+    wait_http,
+    wait_until,
+)
+from tests.upstream import Step, Upstream, start_upstream
+
+pytestmark = pytest.mark.system
+SKEW_S = {"a": 30.0, "b": -30.0}
+SWEEP = "Scheduler: Sending due task heartbeat-monitor-sweep"
+
+
+@dataclass
+class Live:
+    """A python-socketio client on one web process; every event it receives, with the wall time it arrived."""
+
+    name: str
+    client: socketio.Client
+    got: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def of(self, event_type: str, **data: Any) -> list[tuple[float, dict[str, Any]]]:
+        return [(t, e) for t, e in list(self.got) if e["event_type"] == event_type
+                and all(e["data"].get(k) == v for k, v in data.items())]  # fmt: skip
+
+
+@dataclass
+class Topology:
+    valkey: EmbeddedValkey
+    redis: redis.Redis
+    prefix: str
+    artifacts: Path
+    offsets: dict[str, int]
+    webs: dict[str, Proc]
+    workers: list[Proc]
+    beats: list[Proc]
+    upstream: Upstream
+    recorder: Recorder
+    live: dict[str, Live]
+    ready_at: float = 0.0
+    sweeps_at_ready: int = 0
+
+    def url(self, web: str, path: str) -> str:
+        return f"http://127.0.0.1:{6100 + self.offsets[web]}{path}"
+
+    def channel_subscribers(self) -> int:
+        return int(dict(self.redis.pubsub_numsub(f"{self.prefix}:socketio"))[f"{self.prefix}:socketio"])
+
+    def sweeps_sent(self) -> int:
+        return sum(b.output().count(SWEEP) for b in self.beats)
+
+
+def connect(name: str, url: str, transport: str, recorder: Recorder) -> Live:
+    client = socketio.Client(reconnection=False)
+    live = Live(name, client)
+
+    def on_event(envelope: dict[str, Any]) -> None:
+        live.got.append((time.time(), envelope))
+        recorder.delivered(name, int(envelope["seq"]))
+
+    client.on("event", on_event)
+    client.connect(url, transports=[transport], wait_timeout=10)
+    return live
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    tmp = tmp_path_factory.mktemp("topology")
+    valkey = EmbeddedValkey(tmp / "valkey").start()
+    up = start_upstream()
+    up.reset(default=Step(delay_s=0.05))
+    offsets = {"a": port_offset_with_free_ports()}
+    while abs((b := port_offset_with_free_ports()) - offsets["a"]) in (0, 2000):  # 2000: B's 6100 is A's 8100
+        pass
+    offsets["b"] = b
+    prefix, artifacts, logs = unique_prefix("topo"), tmp / "artifacts", tmp / "logs"
+    env = base_env(
+        REDIS_URL=valkey.url, DATABASE_URL=f"sqlite:///{tmp / 'pas.db'}", PAS_KEY_PREFIX=prefix,
+        PAS_ARTIFACTS_DIR=str(artifacts), PAS_LOG_LEVEL="INFO", PAS_SWEEP_INTERVAL_S="1",
+        PAS_CELERY_VISIBILITY_TIMEOUT_S="10", PAS_GATEWAY_TIMEOUT_S="2", PAS_GATEWAY_INTERRUPTED_GRACE_S="1",
+        PAS_UPSTREAM_ALLOWLIST=f"127.0.0.1:{up.port}", PAS_PORT_OFFSET=str(offsets["a"]),
+    )  # fmt: skip
+    procs: list[Proc] = []
+    webs: dict[str, Proc] = {}
+    live: dict[str, Live] = {}
+    base = f"http://127.0.0.1:{6100 + offsets['a']}"
+    recorder = Recorder(base)
+    try:
+        for name in ("a", "b"):
+            web_env = {**env, "PAS_PORT_OFFSET": str(offsets[name]), "PAS_TEST_CLOCK_OFFSET_S": str(SKEW_S[name])}
+            webs[name] = start_web(f"web-{name}", web_env, logs)
+            procs.append(webs[name])
+        # docker-compose's `pas worker --concurrency N` and `pas beat`, twice each
+        workers = [Proc(f"worker-{i}", [str(BIN / "pas"), "worker", "--concurrency", "2"], env, logs) for i in (1, 2)]
+        beats = [Proc(f"beat-{i}", [str(BIN / "pas"), "beat"], env, logs) for i in (1, 2)]
+        procs += workers + beats
+        client = redis.Redis.from_url(valkey.url, decode_responses=True)
+        for name in webs:
+            wait_http(f"http://127.0.0.1:{6100 + offsets[name]}/health", 60)
+        wait_until(lambda: client.get(f"{prefix}:heartbeat_monitor:last_sweep"), 60, 0.2, "the first sweep")
+        # cpu capacity 2: the jobs below (cpu 1 each) compete for it while the recorder watches `allocated`
+        cpu = {"resource_type": "cpu", "new_capacity": 2}
+        r = requests.post(f"{base}/api/resource-manager/quotas/update", json=cpu, timeout=10)
+        assert r.ok, r.text
+        provider = {"name": "topo-mock", "model": "m", "context_window": 1000, "cost_per_input_token": 1e-6,
+                    "cost_per_output_token": 1e-6, "endpoint": up.base_url}  # fmt: skip
+        assert requests.post(f"{base}/api/provider-router/register", json=provider, timeout=10).ok
+        recorder.start()
+        live["a"] = connect("a", base, "websocket", recorder)
+        live["b"] = connect("b", f"http://127.0.0.1:{6100 + offsets['b']}", "polling", recorder)
+        topo = Topology(valkey, client, prefix, artifacts, offsets, webs, workers, beats, up, recorder, live)
+        topo.ready_at, topo.sweeps_at_ready = time.monotonic(), topo.sweeps_sent()
+        yield topo
+    finally:
+        for proc in procs:
+            if not proc.alive() and proc.p.returncode not in (0, -9, -15):
+                print(f"--- {proc.name} exited {proc.p.returncode}:\n{proc.output()[-3000:]}")
+        recorder.halt()
+        for lv in live.values():
+            lv.client.disconnect()
+        for proc in reversed(procs):
+            proc.stop()
+        up.server.shutdown()
+        valkey.stop()
+
+
+def broadcast(stack: Topology, web: str, nonce: str) -> None:
+    r = requests.post(stack.url(web, "/api/event-stream/broadcast"), timeout=10,
+                      json={"event_type": "topology_ping", "data": {"nonce": nonce}})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+def reaches_both(stack: Topology, web: str, timeout: float = 5.0) -> None:
+    nonce = uuid.uuid4().hex
+    broadcast(stack, web, nonce)
+    for lv in stack.live.values():
+        wait_until(lambda lv=lv: lv.of("topology_ping", nonce=nonce), timeout, 0.02, f"{web}'s event on {lv.name}")
+
+
+def test_socketio_events_cross_web_processes(stack: Topology) -> None:
+    """An event caused through web A reaches a client on web B (and A's own), and the other way round: both
+    web processes listen on the one Socket.IO message queue. Client A uses WebSocket, client B long-polling."""
+    wait_until(lambda: stack.channel_subscribers() == 2, 10, 0.1, "both webs' Socket.IO listeners")
+    reaches_both(stack, "a")
+    reaches_both(stack, "b")
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[math.ceil(0.99 * len(ordered)) - 1]
+
+
+def test_s3_200_emits_from_a_worker_all_arrive(stack: Topology) -> None:
+    """RELIABILITY S3: a job on a Celery worker reports progress 200 times (`pas.jobs.sleep`, steps=200); each
+    report is an event the worker emits through the message queue. All 200 reach the clients on both webs, with
+    p99 < 500 ms from the event's Redis time to its arrival."""
+    card = {"agent": "topo", "task": "pas.jobs.sleep", "kwargs": {"seconds": 2.0, "steps": 200},
+            "resources": {"cpu": 1}}  # fmt: skip
+    r = requests.post(stack.url("b", "/jobs"), json=card, timeout=10)
+    assert r.status_code == 201, r.text
+    job_id = r.json()["job_id"]
+    wait_until(lambda: requests.get(stack.url("a", f"/jobs/{job_id}"), timeout=5).json()["status"] == "succeeded",
+               30, 0.1, "the job")  # fmt: skip
+    for lv in stack.live.values():
+        wait_until(lambda lv=lv: len(lv.of("job_progress", job_id=job_id)) >= 200, 5, 0.05, f"200 on {lv.name}")
+        got = lv.of("job_progress", job_id=job_id)
+        assert len(got) == 200 and len({e["seq"] for _, e in got}) == 200
+        lag_ms = [(t - datetime.fromisoformat(e["ts"]).timestamp()) * 1000 for t, e in got]
+        print(f"S3 worker → client {lv.name}: 200/200, p50 {sorted(lag_ms)[99]:.1f} ms, p99 {p99(lag_ms):.1f} ms")
+        assert p99(lag_ms) < 500
+
+
+def test_l7_skewed_web_clocks_do_not_flap(stack: Topology) -> None:
+    """RELIABILITY L7: web A's clock is 30 s ahead, web B's 30 s behind (their OpenAI /v1/models stamps say so);
+    10 services beat every 0.8 s (interval 1 s) through A and B in turn for 10 s: no `service_down`, and both
+    webs see every one `ok` — liveness is decided on the Redis clock only."""
+    for web, skew in SKEW_S.items():
+        created = requests.get(stack.url(web, "/v1/models"), timeout=5).json()["data"][0]["created"]
+        assert abs(created - time.time() - skew) < 10, (web, created - time.time())
+    ids = [f"skew-{i}" for i in range(10)]
+    sessions = {web: requests.Session() for web in SKEW_S}
+    first_seq = requests.get(stack.url("a", "/api/event-stream/events?after=0&limit=1"), timeout=5).json()["last_seq"]
+    for i, sid in enumerate(ids):
+        web = "ab"[i % 2]
+        body = {"service_id": sid, "name": sid, "type": "tool", "role": "production", "url": "http://x:1",
+                "caps": ["c"], "heartbeat_interval_s": 1}  # fmt: skip
+        sent = time.monotonic()
+        r = sessions[web].post(stack.url(web, "/api/registry/register"), json=body, timeout=5)
+        stack.recorder.beat(sid, sent, r.status_code in (200, 201))
+        assert r.status_code in (200, 201), r.text
+    started = time.monotonic()
+    rounds = 0
+    while time.monotonic() - started < 10:
+        for i, sid in enumerate(ids):
+            web = "ab"[(i + rounds) % 2]  # every service alternates between the two webs
+            sent = time.monotonic()
+            r = sessions[web].put(stack.url(web, "/api/registry/heartbeat"), json={"service_id": sid}, timeout=5)
+            stack.recorder.beat(sid, sent, r.status_code == 200)
+            assert r.status_code == 200, r.text
+        rounds += 1
+        time.sleep(max(0.0, started + rounds * 0.8 - time.monotonic()))
+    for web in SKEW_S:
+        items = sessions[web].get(stack.url(web, "/api/registry/services"), timeout=5).json()["items"]
+        assert {i["service_id"]: i["status"] for i in items if i["service_id"] in ids} == dict.fromkeys(ids, "ok")
+    events = requests.get(stack.url("a", f"/api/event-stream/events?after={first_seq}&limit=10000"), timeout=5)
+    downs = [e for e in events.json()["events"] if e["event_type"] == "alert"
+             and e["data"].get("alert_type") == "service_down" and e["data"].get("service_id") in ids]  # fmt: skip
+    assert downs == []
+    for sid in ids:  # gone on purpose, so they do not die later in the run
+        assert sessions["a"].post(stack.url("a", "/api/registry/deregister"), json={"service_id": sid}, timeout=5).ok
+
+
+def test_c8_two_beats_sweep_once(stack: Topology) -> None:
+    """Two beat processes: only the RedBeat lock holder schedules, so the heartbeat sweep runs about once per
+    interval (1 s) since the stack came up, not twice."""
+    elapsed = time.monotonic() - stack.ready_at
+    sent = stack.sweeps_sent() - stack.sweeps_at_ready
+    print(f"C8: {sent} sweeps sent in {elapsed:.1f} s by two beats")
+    assert elapsed - 3 <= sent <= elapsed + 2
+    assert sum("beat: Acquired lock" in b.output() for b in stack.beats) == 1
+
+
+def test_s4_valkey_restart_webs_resubscribe(stack: Topology) -> None:
+    """RELIABILITY S4: Valkey stopped for 8 s and started again (same port, same append-only file): an event
+    broadcast after that reaches the clients of both webs within 2.5 s of Valkey being back (each web's listener
+    redials every 0.2-1 s), and PUBSUB NUMSUB for the Socket.IO channel is then exactly 2, the number of web
+    processes: no listener left behind, none counted twice (python-socketio #1581)."""
+    assert stack.channel_subscribers() == 2
+    restart_valkey(stack.valkey, down_s=8.0, kill=False)
+    back = time.monotonic()
+
+    def heard_by_both() -> bool:
+        nonce = uuid.uuid4().hex
+        broadcast(stack, "a", nonce)
+        deadline = time.monotonic() + 0.25
+        while time.monotonic() < deadline:
+            if all(lv.of("topology_ping", nonce=nonce) for lv in stack.live.values()):
+                return True
+            time.sleep(0.02)
+        return False
+
+    wait_until(heard_by_both, 10, 0, "an event after the restart on both webs' clients")
+    took = time.monotonic() - back
+    wait_until(lambda: stack.channel_subscribers() == 2, 10 - took, 0.05, "NUMSUB = 2")
+    print(f"S4: both webs' clients hear new events {took:.2f} s after Valkey is back")
+    assert took < 2.5
+    reaches_both(stack, "b")
+    assert stack.channel_subscribers() == 2
+    assert [p.name for p in [*stack.webs.values(), *stack.workers, *stack.beats] if not p.alive()] == []
+
+
+def job(stack: Topology, web: str, seconds: float) -> requests.Response:
+    card = {"agent": "topo", "task": "pas.jobs.sleep", "kwargs": {"seconds": seconds, "steps": 3},
+            "resources": {"cpu": 1}, "timeout_s": 120}  # fmt: skip
+    return requests.post(stack.url(web, "/jobs"), json=card, timeout=10)
+
+
+def test_c2_worker_killed_mid_job_the_other_finishes_it(stack: Topology) -> None:
+    """RELIABILITY C2 in the topology: four jobs of cpu 1 against a capacity of 2 → two run, two are refused
+    (409). kill -9 the worker running the first: acks_late keeps its message unacknowledged, and after the
+    visibility timeout (10 s) the other worker takes it again and finishes it (attempt 2)."""
+    answers = [job(stack, "ab"[i % 2], 3.0) for i in range(4)]
+    assert sorted(r.status_code for r in answers) == [201, 201, 409, 409], [r.text for r in answers]
+    accepted = [r.json()["job_id"] for r in answers if r.status_code == 201]
+    target = accepted[0]
+    wait_until(lambda: requests.get(stack.url("a", f"/jobs/{target}"), timeout=5).json()["status"] == "running",
+               15, 0.05, "the job running")  # fmt: skip
+    victim = next(w for w in stack.workers if f"pas.jobs.run[{target}] received" in w.output())
+    kill9(victim)
+    killed = time.monotonic()
+    victim.p.wait(10)
+
+    def finished() -> bool:
+        return all(
+            requests.get(stack.url("a", f"/jobs/{j}"), timeout=5).json()["status"] == "succeeded" for j in accepted
+        )
+
+    wait_until(finished, 40, 0.2, "both jobs finished by the surviving worker")
+    print(f"C2: the killed worker's job finished {time.monotonic() - killed:.1f} s after the kill")
+    record = requests.get(stack.url("b", f"/jobs/{target}"), timeout=5).json()
+    assert record["attempts"] >= 2
+    survivor = next(w for w in stack.workers if w is not victim)
+    assert f"pas.jobs.run[{target}] received" in survivor.output()
+    cpu = requests.get(stack.url("a", "/api/resource-manager/quotas"), timeout=5).json()["quotas"]["cpu"]
+    assert cpu["allocated"] == 0
+
+
+def chat(stack: Topology, web: str, request_id: str) -> requests.Response:
+    return requests.post(stack.url(web, "/v1/chat/completions"), headers={"X-Request-Id": request_id}, timeout=10,
+                         json={"model": "topo-mock", "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+
+
+def test_g1_web_killed_mid_gateway_call_leaves_a_receipt(stack: Topology) -> None:
+    """RELIABILITY G1 in the topology: calls through both webs succeed with one receipt each; then web B is
+    killed (-9) while its call waits on the upstream. The pending receipt it wrote before calling is closed by
+    the sweeper (beat → the surviving worker) as `interrupted` once its deadline (timeout 2 s + grace 1 s) passed."""
+    for i in range(6):
+        rid = f"ok-{i}-{uuid.uuid4().hex[:6]}"
+        r = chat(stack, "ab"[i % 2], rid)
+        assert r.status_code == 200, r.text
+        stack.recorder.gateway_ok(rid)
+    up = stack.upstream
+    up.reset(Step(delay_s=5.0), default=Step(delay_s=0.05))
+    doomed = f"doomed-{uuid.uuid4().hex[:6]}"
+    answered: list[object] = []
+
+    def call() -> None:
+        try:
+            answered.append(chat(stack, "b", doomed).status_code)
+        except requests.RequestException as exc:
+            answered.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_until(lambda: len(up.requests) >= 1, 10, 0.01, "the call reaching the upstream")
+    kill9(stack.webs["b"])
+    stack.webs["b"].p.wait(10)
+    caller.join(15)
+    assert len(answered) == 1 and isinstance(answered[0], requests.ConnectionError), answered
+
+    def closed() -> dict[str, Any] | None:
+        receipts = requests.get(stack.url("a", "/api/gateway/receipts/default"), timeout=5).json()["receipts"]
+        return next((r for r in receipts if r["request_id"] == doomed), None)
+
+    receipt = wait_until(closed, 20, 0.2, "the interrupted call's receipt")
+    assert receipt["status"] == "interrupted"
+    assert stack.redis.hlen(f"{stack.prefix}:gateway:pending") == 0
+
+
+def test_invariants_over_the_whole_run(stack: Topology) -> None:
+    """tests/invariants.py over everything above: never over capacity, no `down → up` without a heartbeat,
+    every transition and job state change emitted once, one receipt per 2xx call, no event delivered twice."""
+    history = stack.recorder.stop()
+    costs = stack.artifacts / "costs" / "default.jsonl"
+    jsonl = [json.loads(x) for x in costs.read_text().splitlines() if x.strip()] if costs.exists() else []
+    print(f"invariants: {len(history.samples)} samples ({stack.recorder.failed_reads} failed reads), "
+          f"{len(history.events)} events, {len(history.beats)} beats, {len(history.receipts)} receipts")  # fmt: skip
+    assert violations(history) == []
+    # nothing in this run had reason to go down: not the skewed beats, not PAS's own (missing) model services
+    assert down_episodes(history.samples) == Counter()
+    assert receipt_problems(history.gateway_ok, jsonl) == []  # the JSONL has no dedup of its own: check it too
+    assert len(history.samples) > 100 and len(history.events) > 200  # the checks above saw the whole run
+    # one beat scheduled the whole time, Valkey's outage included (none then: it could not reach the lock)
+    assert stack.sweeps_sent() - stack.sweeps_at_ready <= time.monotonic() - stack.ready_at + 2
