@@ -111,7 +111,10 @@ CATALOGUE: dict[str, Proof] = {
         "beat timestamps +-1 h off: accepted, liveness unaffected, skew shown",
         (f"{REG}test_heartbeat_keeps_unsent_metrics_and_reports_skew",),
     ),
-    "L7": Proof("two web processes with clock offsets of +-30 s serving alternate beats: no flapping", missing=True),
+    "L7": Proof(
+        "two web processes with clock offsets of +-30 s serving alternate beats: no flapping",
+        (f"{SYS}test_topology.py::test_l7_skewed_web_clocks_do_not_flap",),
+    ),
     "L8": Proof(
         "500 registered, kill -9 Valkey, restart from AOF: all present, none deregistered in the grace",
         (
@@ -136,7 +139,11 @@ CATALOGUE: dict[str, Proof] = {
         (f"{INT}test_jobs.py::test_a_job_whose_pool_child_is_killed_runs_again",),
         partly="SUCCESS awaited for up to 30 s, not 15 s; the job has no side effect to count",
     ),
-    "C2": Proof("kill -9 the whole worker mid-task, start a new one: SUCCESS within 25 s, unacked empty", missing=True),
+    "C2": Proof(
+        "kill -9 the whole worker mid-task, start a new one: SUCCESS within 25 s, unacked empty",
+        (f"{SYS}test_topology.py::test_c2_worker_killed_mid_job_the_other_finishes_it",),
+        partly="the second worker was already running (not started after the kill); unacked emptiness not read",
+    ),
     "C3": Proof(
         "a poison task that always kills its worker: failed after N redeliveries, shown in the HMI", missing=True
     ),
@@ -148,8 +155,11 @@ CATALOGUE: dict[str, Proof] = {
     "C7": Proof("SIGTERM a worker with 20 in-flight tasks: 0 lost", missing=True),
     "C8": Proof(
         "two beats, 1 s schedule: one sweep per tick, not two; the other takes over when the holder dies",
-        (f"{INT}test_beat.py::test_a_second_beat_does_not_double_the_sweeps",),
-        partly="counted over 8 s, not 30 s; killing the lock holder and the takeover are not tested",
+        (
+            f"{INT}test_beat.py::test_a_second_beat_does_not_double_the_sweeps",
+            f"{SYS}test_topology.py::test_c8_two_beats_sweep_once",
+        ),
+        partly="killing the lock holder and the other's takeover are not tested",
     ),
     "C9": Proof("Redis connection dropped 3 s during late-ack tasks: no task's side effect runs twice", missing=True),
     "C10": Proof(
@@ -296,9 +306,14 @@ CATALOGUE: dict[str, Proof] = {
         partly="the server's resnapshot answer only; the HMI's rebuilt view is not compared with REST",
     ),
     "S3": Proof(
-        "200 emits from a Celery worker to a browser on another web process: all arrive, p99 < 500 ms", missing=True
+        "200 emits from a Celery worker to a browser on another web process: all arrive, p99 < 500 ms",
+        (f"{SYS}test_topology.py::test_s3_200_emits_from_a_worker_all_arrive",),
+        partly="python-socketio clients on both web processes, not a browser",
     ),
-    "S4": Proof("restart Valkey: within 10 s NUMSUB = web processes, a new event reaches clients", missing=True),
+    "S4": Proof(
+        "restart Valkey: within 10 s NUMSUB = web processes, a new event reaches clients",
+        (f"{SYS}test_topology.py::test_s4_valkey_restart_webs_resubscribe",),
+    ),
     "S5": Proof(
         "Socket.IO connect with Origin: http://evil.example: refused", (f"{HB}test_socketio_refuses_a_foreign_origin",)
     ),
