@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import entry_points
+from typing import Any
 
 from celery import Celery
 
@@ -22,6 +24,50 @@ def extra_task_modules() -> tuple[str, ...]:
 @cache
 def allowed_job_tasks() -> frozenset[str]:
     return OWN_JOB_TASKS | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+DEFAULT_VISIBILITY_TIMEOUT_S = 3600  # kombu's, when the transport options do not say
+
+
+class DelayTooLong(ValueError):
+    pass
+
+
+def delay_s(countdown: float | None, eta: datetime | str | None, now: datetime) -> float | None:
+    """How long a task waits before it may run: its countdown, or its ETA from now (naive = UTC, as Celery's)."""
+    if countdown is not None:
+        return float(countdown)
+    if eta is None:
+        return None
+    when = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() - now.timestamp()
+
+
+class GuardedCelery(Celery):  # type: ignore[misc]
+    """Refuses, at the call site, a countdown or ETA that reaches half the visibility timeout (RELIABILITY decision
+    6, C5). On the Redis transport a worker holds such a message unacknowledged until it is due; once the
+    visibility timeout passes, another worker is handed it again, and again each timeout after (celery#2599): a
+    task run several times. Half, because the task must also finish before the timeout, counted from delivery.
+    Every publish goes through here: `send_task`, `Task.apply_async` and `Task.retry(countdown=…)`."""
+
+    def send_task(
+        self,
+        name: str,
+        args: Any = None,
+        kwargs: Any = None,
+        countdown: float | None = None,
+        eta: datetime | str | None = None,
+        **options: Any,
+    ) -> Any:
+        wait = delay_s(countdown, eta, datetime.now(UTC))
+        if wait is not None:
+            timeout = (self.conf.broker_transport_options or {}).get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT_S)
+            if wait >= timeout / 2:
+                raise DelayTooLong(
+                    f"{name}: a delay of {wait:.0f}s reaches half the broker's visibility timeout ({timeout}s); the "
+                    "Redis transport would deliver it more than once (celery#2599)"
+                )
+        return super().send_task(name, args, kwargs, countdown, eta, **options)
 
 
 class CeleryWorkerControl:

@@ -10,6 +10,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 
+from app.celery_dispatch import GuardedCelery
 from models.base import Base
 
 db = SQLAlchemy(model_class=Base)
@@ -43,7 +44,7 @@ def init_celery(app: Flask) -> Celery:
             with app.app_context():
                 return super().__call__(*args, **kwargs)
 
-    celery = Celery(app.import_name, task_cls=AppContextTask)
+    celery = GuardedCelery(app.import_name, task_cls=AppContextTask)  # no countdown past the visibility timeout
     celery.conf.update(app.config["CELERY"])
     celery.set_default()
     app.extensions["celery"] = celery

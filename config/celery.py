@@ -9,13 +9,24 @@ from config.settings import Settings
 MODELS_REPORT_S = 5.0  # beat's report of the local models whose file is missing (they are registered `degraded`)
 
 
+def restore_interval_s(visibility_timeout_s: int) -> int:
+    """How often a worker puts back the messages a dead worker left unacknowledged (those older than the
+    visibility timeout): a tenth of it, 1 to 10 s. kombu's default scans only every 10th 10 s tick (100 s), so
+    a job whose worker was killed came back 100 s late even with a 10 s visibility timeout (RELIABILITY C2)."""
+    return max(1, min(10, visibility_timeout_s // 10))
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     url = settings.effective_redis_url
     prefix = settings.pas_key_prefix
+    visibility_timeout_s = settings.pas_celery_visibility_timeout_s
     return {
         "broker_url": url,
-        "result_backend": url,
-        "task_ignore_result": True,  # tasks report through Redis/SQL state, not AsyncResult
+        # No result backend: tasks report through Redis/SQL state, never AsyncResult. With one (the broker's own
+        # Redis), a broker outage broke Celery's cancellation of late-acked tasks: the worker stores a RETRY state
+        # before it marks the task cancelled, that write fails, and the terminated task is then acknowledged as
+        # revoked — the job lost, `running` until its timeout (celery 5.7; RELIABILITY C6, C9).
+        "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
@@ -24,15 +35,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_consumer": "app.celery_consumer:QuickReconnectConsumer",
         "broker_transport": "app.celery_consumer:DetachedSafeTransport",  # kombu's redis transport, see there
         "broker_transport_options": {
-            "visibility_timeout": settings.pas_celery_visibility_timeout_s,
-            # A message whose worker died (kill -9) is restored once it is older than the visibility timeout, but
-            # only when a live worker scans for it: by default kombu ticks every 10 s and scans on every 10th tick,
-            # so it stayed lost up to 100 s past the timeout. Scan on every tick, a tenth of the timeout (1-10 s).
-            "unacked_restore_interval": max(1, min(10, settings.pas_celery_visibility_timeout_s // 10)),
-            "unacked_restore_throttle": 1,
+            "visibility_timeout": visibility_timeout_s,
+            "unacked_restore_interval": restore_interval_s(visibility_timeout_s),
+            "unacked_restore_throttle": 1,  # every tick scans (the default scans every 10th)
             "global_keyprefix": f"{prefix}:celery:",
         },
-        "result_backend_transport_options": {"global_keyprefix": f"{prefix}:celery:"},
         "task_default_queue": settings.system_queue,
         "task_routes": {
             "pas.jobs.run": {"queue": settings.work_queue},

@@ -18,6 +18,7 @@ class EventStore:
         self._keys = keys
         self._maxlen = maxlen
         self._publish = client.register_script(lua("publish"))
+        self._publish_once = client.register_script(lua("publish_once"))
 
     def append(self, event_type: str, source: str, data: dict[str, Any]) -> str:
         """Writes one event (seq assigned atomically) and returns its body for live emission."""
@@ -32,6 +33,14 @@ class EventStore:
             ]
         )
         return str(out[0])
+
+    def append_once(self, once_id: str, ttl_ms: int, event_type: str, source: str, data: dict[str, Any]) -> str | None:
+        """Writes the event unless one with this `once_id` was written (within `ttl_ms`), atomically: its body, or
+        None. For an event that a retried step would otherwise write twice."""
+        data_json = json.dumps(data, separators=(",", ":"))
+        args: list[str | int] = [self._keys.prefix, self._maxlen, 0, event_type, source, data_json, ttl_ms]
+        out: Any = self._publish_once(keys=[self._keys.event_once(once_id)], args=args)
+        return str(out[0]) if out else None
 
     def after(self, seq: int, count: int = 1000) -> list[str]:
         entries: Any = self._r.xrange(self._keys.events(), min=f"{seq + 1}-0", max="+", count=count)

@@ -108,6 +108,9 @@ class Keys:
     def socketio_channel(self) -> str:  # pub/sub ignores DB numbers; the prefix isolates
         return f"{self.prefix}:socketio"
 
+    def event_once(self, once_id: str) -> str:  # string with PX: present = the event of this id is written
+        return f"{self.prefix}:event_stream:once:{key_part(once_id)}"
+
     # agent router: Claude Code sessions and sub-agent runs as their hooks report them (prefixes: Lua appends
     # the escaped id)
     def hook_session_prefix(self) -> str:  # hash per session: status open|idle|ended|closed, session_id, …

@@ -6,13 +6,30 @@ import time
 from typing import Any
 
 from celery import current_app, shared_task
+from celery.exceptions import Reject
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 
 from app.domain.jobs.service import current_job
 from app.wiring import services
 
+# PAS's own stores out of reach (Valkey restarting, a dropped connection, the database away): the job did not fail.
+STORES_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OperationalError)
+
 
 @shared_task(name="pas.jobs.run", ignore_result=True)
 def run(job_id: str) -> None:
+    try:
+        _run(job_id)
+    except STORES_UNREACHABLE as exc:
+        # Raised, the task would be acknowledged as done (acks_late acks failures) and the job lost, `running` until
+        # its timeout. Requeued instead — or, with the broker away too, left in its `unacked` hash for the
+        # visibility timeout to hand out again; the next attempt counts against MAX_ATTEMPTS (RELIABILITY C6, C9).
+        raise Reject(f"{type(exc).__name__}: {exc}", requeue=True) from exc
+
+
+def _run(job_id: str) -> None:
     jobs = services().jobs
     card = jobs.begin(job_id)
     if card is None:
@@ -20,6 +37,8 @@ def run(job_id: str) -> None:
     token = current_job.set(job_id)
     try:
         result = current_app.tasks[card.task].run(*card.args, **card.kwargs)
+    except STORES_UNREACHABLE:
+        raise
     except Exception as exc:
         jobs.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         return

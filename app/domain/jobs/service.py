@@ -25,6 +25,10 @@ log = logging.getLogger("pas.jobs")
 
 MAX_ATTEMPTS = 3  # redeliveries of a job whose worker died, before it is failed (poison job)
 TIMEOUT_GRACE_MS = 2000
+# A job's final event is written once per job, however often its ending is settled (see _settle); the marker
+# outlives any redelivery of its task.
+FINAL_EVENT_ONCE_MS = 7 * 86400 * 1000
+FINAL_EVENTS = {"succeeded": "job_completed", "failed": "job_failed", "killed": "job_killed", "timeout": "job_killed"}
 
 # The job a task is running for, so a task can report progress without taking the id as an argument.
 current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
@@ -59,7 +63,7 @@ class Jobs:
         self._allowed = allowed_tasks
         self._now = now_ms
 
-    def _event(self, event_type: str, row: JobRow, **extra: Any) -> None:
+    def _event(self, event_type: str, row: JobRow, *, once: bool = False, **extra: Any) -> None:
         data = {
             "job_id": row.job_id,
             "parent_job_id": row.parent_job_id,
@@ -71,7 +75,13 @@ class Jobs:
             "end_time": iso(row.finished_ms) if row.finished_ms else None,
             **extra,
         }
-        self._emitter.emit([self._events.append(event_type, "jobs", data)])
+        if once:  # the job's final event: one per job (job_completed, job_failed or job_killed)
+            body = self._events.append_once(f"job-final:{row.job_id}", FINAL_EVENT_ONCE_MS, event_type, "jobs", data)
+            if body is None:
+                return
+        else:
+            body = self._events.append(event_type, "jobs", data)
+        self._emitter.emit([body])
         log.info(event_type, extra={"job_id": row.job_id, "task": row.task, "status": data["status"]})
 
     # edges → domain
@@ -117,7 +127,7 @@ class Jobs:
         killed = self._resources.kill_job_reservations(job_id, reason)
         if changed:
             row = self._row(job_id)
-            self._event("job_killed", row, reason=reason)
+            self._event("job_killed", row, once=True, reason=reason)
             alert = {
                 "alert_type": f"job_{status}",
                 "severity": "warning",
@@ -131,8 +141,11 @@ class Jobs:
 
     def begin(self, job_id: str) -> JobCard | None:
         attempt = self._store.begin_attempt(job_id, self._now())
-        if attempt is None:
-            return None  # killed, timed out or finished meanwhile
+        if attempt is None:  # killed, timed out or finished meanwhile
+            row = self._store.get(job_id)
+            if row is not None and row.status in FINAL_EVENTS:
+                self._settle(row)  # its ending may have been cut short (the store away): this delivery completes it
+            return None
         row = self._row(job_id)
         if attempt > MAX_ATTEMPTS:
             self.finish(job_id, "failed", error=f"redelivered {attempt - 1} times (its worker kept dying)")
@@ -152,12 +165,20 @@ class Jobs:
             values.update(result=json.dumps(result, default=str), progress=1.0)
             allowed = ["running"]
         changed = self._store.transition(job_id, allowed, **values)
-        if not changed:
-            return False
-        self._resources.release_job(job_id, "released" if status in ("succeeded", "failed") else "killed", status)
-        kind = {"succeeded": "job_completed", "failed": "job_failed"}.get(status, "job_killed")
-        self._event(kind, self._row(job_id), error=error)
-        return True
+        if changed:
+            self._settle(self._row(job_id))
+        return changed
+
+    def _settle(self, row: JobRow) -> None:
+        """A final job's side effects, each applied once however often this runs: its reservations released (the
+        store's compare-and-set), its final event written (a marker per job). The state change in SQL comes first,
+        so when the store goes away in between, the job's next delivery (begin) settles it (RELIABILITY C6, C9)."""
+        self._resources.release_job(row.job_id, "released" if row.status in ("succeeded", "failed") else "killed",
+                                    row.status)  # fmt: skip
+        if row.status in ("succeeded", "failed"):
+            self._event(FINAL_EVENTS[row.status], row, once=True, error=row.error)
+        else:  # killed or timed out: kill() wrote its event and alert, unless the store was away then
+            self._event("job_killed", row, once=True, reason=row.error)
 
     def reconcile(self) -> list[str]:
         """Beat: jobs running past their hard timeout (the worker died or missed it) are killed."""
