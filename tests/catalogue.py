@@ -141,18 +141,36 @@ CATALOGUE: dict[str, Proof] = {
     ),
     "C2": Proof(
         "kill -9 the whole worker mid-task, start a new one: SUCCESS within 25 s, unacked empty",
-        (f"{SYS}test_topology.py::test_c2_worker_killed_mid_job_the_other_finishes_it",),
-        partly="the second worker was already running (not started after the kill); unacked emptiness not read",
+        (
+            f"{SYS}test_celery_faults.py::test_a_job_whose_worker_was_killed_runs_on_a_new_worker",
+            f"{SYS}test_celery_faults.py::test_a_job_whose_end_was_cut_short_is_settled_by_its_next_delivery",
+            f"{SYS}test_topology.py::test_c2_worker_killed_mid_job_the_other_finishes_it",
+        ),
+        partly="unacked is read for job messages only (the system worker's sweeps share the hash)",
     ),
     "C3": Proof(
-        "a poison task that always kills its worker: failed after N redeliveries, shown in the HMI", missing=True
+        "a poison task that always kills its worker: failed after N redeliveries, shown in the HMI",
+        (f"{SYS}test_celery_faults.py::test_a_poison_job_is_failed_after_its_redeliveries",),
+        partly="the poison kills its pool process, not the whole worker (C2 covers whole-worker redelivery)",
     ),
-    "C4": Proof("with early ack, kill -9 the worker: task reported FAILURE/lost, never silently PENDING", missing=True),
+    "C4": Proof(
+        "with early ack, kill -9 the worker: task reported FAILURE/lost, never silently PENDING",
+        (f"{SYS}test_celery_faults.py::test_a_job_whose_worker_vanished_is_reported_not_left_running",),
+        partly="on the jobs path (reconciler marks timeout + alert); the early-ack model/adapter calls are not killed",
+    ),
     "C5": Proof(
-        "countdown longer than the visibility timeout: refused at the call site or run exactly once", missing=True
+        "countdown longer than the visibility timeout: refused at the call site or run exactly once",
+        (f"{SYS}test_celery_faults.py::test_a_countdown_past_the_visibility_timeout_is_refused_at_the_call_site",),
     ),
-    "C6": Proof("200 tasks queued, kill -9 Valkey, restart from AOF: all 200 run, each side effect once", missing=True),
-    "C7": Proof("SIGTERM a worker with 20 in-flight tasks: 0 lost", missing=True),
+    "C6": Proof(
+        "200 tasks queued, kill -9 Valkey, restart from AOF: all 200 run, each side effect once",
+        (f"{SYS}test_celery_faults.py::test_queued_jobs_survive_valkey_killed_and_restarted_from_its_aof",),
+    ),
+    "C7": Proof(
+        "SIGTERM a worker with 20 in-flight tasks: 0 lost",
+        (f"{SYS}test_celery_faults.py::test_sigterm_loses_no_in_flight_job",),
+        partly="SIGTERM to the worker's main process (as pas up sends it), not to its whole process group",
+    ),
     "C8": Proof(
         "two beats, 1 s schedule: one sweep per tick, not two; the other takes over when the holder dies",
         (
@@ -161,7 +179,10 @@ CATALOGUE: dict[str, Proof] = {
         ),
         partly="killing the lock holder and the other's takeover are not tested",
     ),
-    "C9": Proof("Redis connection dropped 3 s during late-ack tasks: no task's side effect runs twice", missing=True),
+    "C9": Proof(
+        "Redis connection dropped 3 s during late-ack tasks: no task's side effect runs twice",
+        (f"{SYS}test_celery_faults.py::test_a_dropped_redis_connection_runs_no_job_twice",),
+    ),
     "C10": Proof(
         "startup asserts and logs visibility_timeout, acks_late, prefetch, noeviction, appendonly",
         (

@@ -65,6 +65,6 @@ def test_each_status_is_consistent() -> None:
         assert proof.partly is None or proof.partly.strip(), key
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 in progress: C3-C7, C9, Q4 unproven")
+@pytest.mark.xfail(strict=True, reason="issue 13 in progress: Q4 unproven")
 def test_no_id_is_missing() -> None:
     assert [key for key in IDS if CATALOGUE[key].missing] == []
