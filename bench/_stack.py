@@ -98,16 +98,7 @@ class Stack:
                                "--without-gossip", "--loglevel", "WARNING"])  # fmt: skip
         self._spawn("beat", [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler",
                              "app.celery_beat:OutageProofRedBeatScheduler", "--loglevel", "WARNING"])  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(self.url(6100, "/health"), timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"PAS did not start; see {self.tmp}")
-            time.sleep(0.2)
+        wait_healthy(self.url(6100, "/health"), 60, f"PAS did not start; see {self.tmp}")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -138,6 +129,20 @@ def percentile(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def wait_healthy(url: str, timeout_s: float, failure: str) -> None:
+    """Until `url` answers 200, or RuntimeError(failure) after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def mock_upstream() -> Iterator[int]:
     """The fast mock OpenAI upstream (bench/mock_upstream.py) in its own process; yields its port."""
@@ -149,16 +154,7 @@ def mock_upstream() -> Iterator[int]:
                             env={**os.environ, "MOCK_PORT": str(port)}, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the mock upstream did not start; see {log}")
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}/health", 20, f"the mock upstream did not start; see {log}")
         yield port
     finally:
         proc.terminate()

@@ -29,12 +29,12 @@ import psutil
 import redis
 import requests
 import sqlalchemy as sa
+from heartbeats import register_all
 
 from _stack import Stack, mock_upstream, percentile
 
 HERE = Path(__file__).resolve().parent
 COMPONENTS = ("web", "worker", "beat", "valkey")
-REG_BODY = {"type": "model", "role": "experimental", "url": "http://127.0.0.1:1", "caps": ["soak"]}
 CHAT = {"model": "soak-gpt", "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -91,19 +91,9 @@ class Soak:
         return self.windows[-1]
 
     async def register(self, session: aiohttp.ClientSession) -> None:
-        url = self.stack.url(6100, "/api/registry/register")
         names = [f"soak-{i:05d}" for i in range(self.args.services)]
-        sem = asyncio.Semaphore(32)
-
-        async def one(name: str) -> None:
-            body = {**REG_BODY, "service_id": name, "name": name, "heartbeat_interval_s": self.args.interval}
-            async with sem:
-                status, reply = await timed(session, "POST", url, self.window, "api", json=body)
-            if status != 201:
-                raise RuntimeError(f"registering {name}: {status} {reply}")
-            self.ledger.services.append(reply["service_id"])
-
-        await asyncio.gather(*(one(n) for n in names))
+        ids = await register_all(self.stack.url(6100, "/api/registry/register"), names, self.args.interval)
+        self.ledger.services.extend(ids.values())
         reg = {"name": "soak-gpt", "model": "soak-gpt", "context_window": 8000, "cost_per_input_token": 1e-7,
                "cost_per_output_token": 4e-7, "endpoint": f"http://127.0.0.1:{self.mock_port}/v1"}  # fmt: skip
         status, reply = await timed(session, "POST", self.stack.url(6103, "/register"), self.window, "api", json=reg)
