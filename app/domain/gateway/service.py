@@ -22,7 +22,7 @@ from app.domain.gateway.receipt_log import ReceiptLog
 from app.domain.gateway.relay import SseTally, describe, estimate_completion, usage
 from app.domain.gateway.reports import GatewayReports
 from app.domain.gateway.shipping import idempotent, ship_receipts
-from app.domain.gateway.upstream import HOPS_HEADER, ScrubbedStream, ScrubbingClient
+from app.domain.gateway.upstream import HOPS_HEADER, RECEIPT_HEADER, ScrubbedStream, ScrubbingClient
 from app.domain.ids import new_id
 from app.domain.provider_router.routing import Ask, Decision, Provider, Scored
 from app.domain.provider_router.service import ProviderRouter, candidate
@@ -206,7 +206,7 @@ class Gateway(GatewayReports):
             p = scored.provider
             body = json.dumps({**payload, "model": p.model}, separators=(",", ":")).encode()
             url = p.endpoint + "/chat/completions"
-            headers = {**self._headers(p), HOPS_HEADER: str(call.meta.hops + 1)}
+            headers = {**self._headers(p), HOPS_HEADER: str(call.meta.hops + 1), RECEIPT_HEADER: call.receipt_id}
             for attempt in range(1 + self.config.retries):
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
