@@ -64,10 +64,16 @@ def anthropic_standin() -> Iterator[Standin]:
 BACKENDS = frozenset({"redis_url", "database_url"})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "run_last: runs after every other test (it watches what the whole run did)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """PAS_TEST_BACKENDS_ONLY=1 (CI's second run, against the machine's Redis and PostgreSQL): only the tests that
     reach a store through the run's `redis_url` / `database_url` run again; the rest (unit tests, tests with a
-    Valkey of their own, Claude Code without PAS) already ran, identically, in the first run."""
+    Valkey of their own, Claude Code without PAS) already ran, identically, in the first run. Tests marked
+    `run_last` go to the end (they watch what the whole run did)."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)  # stable: the rest keep their order
     if os.environ.get("PAS_TEST_BACKENDS_ONLY") != "1":
         return
     kept = [item for item in items if BACKENDS & set(getattr(item, "fixturenames", ()))]

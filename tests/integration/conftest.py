@@ -19,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from app.factory import create_app, create_tables
 from config.ports import BY_SLUG
 from config.settings import Settings
+from tests.integration.steady import SteadyBeats
 from tests.support import BIN, Proc, base_env, port_offset_with_free_ports, unique_prefix, wait_until
 from tests.upstream import Upstream, start_upstream
 
@@ -42,6 +43,7 @@ class Live:
     worker: Proc
     beat: Proc
     extras: list[Proc] = field(default_factory=list)  # model and adapter workers, by name
+    steady: SteadyBeats | None = None  # the session's 20 heartbeating services (RELIABILITY L2)
 
     def extra(self, name: str) -> Proc:
         return next(p for p in self.extras if p.name == name)
@@ -93,7 +95,12 @@ def live(make_settings: Callable[..., Settings], artifacts: Path, upstreams: lis
         pas_gateway_cooldown_s=2.0,
     )
     with serve_live(settings, artifacts, socketio=True) as running:
-        yield running
+        running.steady = SteadyBeats(running.url("registry", ""))
+        running.steady.start()
+        try:
+            yield running
+        finally:
+            running.steady.stop()
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from flask import Flask
 
 from app.factory import create_app, create_tables
 from tests.integration.conftest import Live
+from tests.integration.steady import DOWN_GAP_S
 from tests.support import wait_until
 
 REG, MON = "http://localhost:6121", "http://localhost:6109"
@@ -285,3 +286,22 @@ def test_socketio_refuses_a_foreign_origin(live: Live) -> None:
                            wait_timeout=5)  # fmt: skip
     finally:
         client.disconnect()
+
+
+@pytest.mark.run_last  # the longer the rest of the run, the longer L2 is watched (at least 60 s in any case)
+def test_l2_jittered_heartbeats_never_flap_over_the_whole_run(live: Live) -> None:
+    steady = live.steady
+    assert steady is not None
+    time.sleep(max(0.0, steady.started + 60 - time.monotonic()))
+    watched_s = time.monotonic() - steady.started
+    steady.stop()
+    items = {i["service_id"]: i for i in requests.get(live.url("registry", "/services"), timeout=5).json()["items"]}
+    alerts_url = live.url("heartbeat-monitor", "/alerts")
+    alerts = [a for sid in steady.ids for a in requests.get(alerts_url, timeout=5,
+              params={"limit": 1000, "service_id": sid}).json()["alerts"]]  # fmt: skip
+    downs = [a for a in alerts if a["alert_type"] != "heartbeat_miss"]
+    # a `down` is a flap unless the service's own heartbeats really stopped (a starved test process) for 2 intervals
+    flaps = [a for a in downs if steady.largest_gap_s[a["service_id"]] < DOWN_GAP_S]
+    assert flaps == [], (watched_s, flaps, steady.largest_gap_s)
+    assert watched_s >= 60 and all(items[sid]["status"] == "ok" for sid in steady.ids if sid not in
+                                   {a["service_id"] for a in downs})  # fmt: skip
