@@ -189,5 +189,8 @@ class Keys:
     def llm_cancel(self, call_id: str) -> str:  # string with PX: present = the client went away
         return f"{self.prefix}:llm:cancel:{key_part(call_id)}"
 
+    def llm_claim(self, call_id: str) -> str:  # string with PX, renewed by the running worker: absent = it died
+        return f"{self.prefix}:llm:claim:{key_part(call_id)}"
+
     def llm_host(self, name: str) -> str:  # string with PX: JSON facts of the worker hosting `name` (live)
         return f"{self.prefix}:llm:host:{key_part(name)}"

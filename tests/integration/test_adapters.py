@@ -439,12 +439,31 @@ def test_canary_keys_appear_in_no_log_line_and_no_response(alive: Live, logs: _C
         assert not [t for t in texts if key in t], key
 
 
-def test_no_adapter_worker_means_degraded_and_503(alive: Live) -> None:
-    """Last: the adapter worker is stopped."""
-    alive.extra("adapters").stop()
+def test_a_worker_killed_mid_call_fails_it_at_once_then_health_is_degraded_and_503(
+    alive: Live, standins: dict[str, Standin]
+) -> None:
+    """Last: the adapter worker is killed with -9 in the middle of a streamed call. Model calls are acknowledged
+    early (never run twice): the waiting client is told the worker died once its claim on the call lapses
+    (RELIABILITY C4), not at its idle timeout."""
+    healthy(alive, "anthropic")
+    standins["anthropic"].reset(Step(text=" ".join(["word"] * 400), chunk_delay_s=0.1))
+    worker = alive.extra("adapters")
+    with requests.post(alive.url(SLUG["anthropic"], "/chat/completions"), json={**CHAT, "stream": True},
+                       stream=True, timeout=30) as r:  # fmt: skip
+        assert r.status_code == 200
+        lines = (line for line in r.iter_lines() if line)
+        next(line for line in lines if b"word" in line)
+        worker.send(9)
+        killed = time.monotonic()
+        rest = list(lines)
+    took = time.monotonic() - killed
+    error = json.loads(rest[-1].removeprefix(b"data: "))["error"]  # the stream's last event
+    assert error["code"] == "worker_lost", rest[-3:]
+    assert took < 7.0  # the claim's 5 s and a quiet read; the idle timeout would be 2 s + 5 s
+    worker.stop()
     wait_until(lambda: "no adapter worker" in (get(alive, SLUG["openai"], "/health")["reason"] or ""), 15, 0.2,
                "health without a worker")  # fmt: skip
     r = requests.post(alive.url(SLUG["openai"], "/chat/completions"), json=CHAT, timeout=10)
     assert r.status_code == 503 and r.json()["error"] == "model_unavailable"
-    rec = get(alive, "registry", f"/services/{NAME['openai']}")
-    assert rec["status"] == "down"  # its last beat said so
+    rec = requests.get(alive.url("registry", f"/services/{NAME['openai']}"), timeout=10)
+    assert rec.status_code == 404 or rec.json()["status"] == "down", rec.text  # silent since the kill

@@ -298,7 +298,7 @@ def test_l2_jittered_heartbeats_never_flap_over_the_whole_run(live: Live) -> Non
     items = {i["service_id"]: i for i in requests.get(live.url("registry", "/services"), timeout=5).json()["items"]}
     alerts_url = live.url("heartbeat-monitor", "/alerts")
     alerts = [a for sid in steady.ids for a in requests.get(alerts_url, timeout=5,
-              params={"limit": 1000, "service_id": sid}).json()["alerts"]]  # fmt: skip
+              params={"limit": "1000", "service_id": sid}).json()["alerts"]]  # fmt: skip
     downs = [a for a in alerts if a["alert_type"] != "heartbeat_miss"]
     # a `down` is a flap unless the service's own heartbeats really stopped (a starved test process) for 2 intervals
     flaps = [a for a in downs if steady.largest_gap_s[a["service_id"]] < DOWN_GAP_S]

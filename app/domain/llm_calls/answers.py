@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from app.domain.errors import ModelCallFailed, UpstreamTimeout
-from app.domain.llm_calls.channel import CallStream, CallTimeout
+from app.domain.llm_calls.channel import CallLost, CallStream, CallTimeout
 from app.domain.llm_calls.openai_shape import CallFailed, completion, failure, sse_chunks
 
 
@@ -18,7 +18,9 @@ def as_error(exc: CallFailed) -> ModelCallFailed:
     return ModelCallFailed(exc.message, status=exc.status, code=exc.code, retry_after_s=exc.retry_after_s)
 
 
-def _late(who: str) -> UpstreamTimeout:
+def _late(who: str, exc: CallTimeout) -> UpstreamTimeout | ModelCallFailed:
+    if isinstance(exc, CallLost):  # a 502 the gateway may retry or fall back on: nothing reached the client yet
+        return ModelCallFailed(f"{who} stopped while running the call", status=502, code="worker_lost")
     return UpstreamTimeout(f"{who} did not answer in time", field="model")
 
 
@@ -28,8 +30,8 @@ def complete(stream: CallStream, model: str, who: str) -> dict[str, Any]:
         return completion(stream.call_id, int(time.time()), model, stream.events())
     except CallFailed as exc:
         raise as_error(exc) from None
-    except CallTimeout:
-        raise _late(who) from None
+    except CallTimeout as exc:
+        raise _late(who, exc) from None
     finally:
         stream.close()
 
@@ -40,9 +42,9 @@ def first_then_rest(stream: CallStream, who: str) -> Generator[dict[str, Any], N
     events = stream.events()
     try:
         first = next(events)
-    except CallTimeout:
+    except CallTimeout as exc:
         stream.close()
-        raise _late(who) from None
+        raise _late(who, exc) from None
     except BaseException:
         stream.close()
         raise
@@ -54,6 +56,9 @@ def first_then_rest(stream: CallStream, who: str) -> Generator[dict[str, Any], N
         try:
             yield first
             yield from events
+        except CallLost:
+            yield {"type": "error", "status": 502, "message": f"{who} stopped while running the call",
+                   "code": "worker_lost"}  # fmt: skip
         except CallTimeout:
             yield {"type": "error", "status": 504, "message": f"{who} stopped answering", "code": "timeout"}
         finally:
@@ -83,8 +88,8 @@ def result(stream: CallStream, who: str) -> dict[str, Any]:
                 return event
             if event.get("type") == "error":
                 raise as_error(failure(event))
-    except CallTimeout:
-        raise _late(who) from None
+    except CallTimeout as exc:
+        raise _late(who, exc) from None
     finally:
         stream.close()
     raise as_error(CallFailed(502, f"{who} ended the call without an answer", "model_error"))

@@ -26,7 +26,9 @@ FLUSH_WINDOW_S = 0.02
 
 class CallStore(Protocol):
     def emit(self, call_id: str, events: list[dict[str, Any]]) -> bool: ...
-    def cancelled(self, call_id: str) -> bool: ...
+    def renew(self, call_id: str) -> bool: ...
+    def release(self, call_id: str) -> None: ...
+    def claimed(self, call_id: str) -> bool: ...
     def read(self, call_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]: ...
     def cancel(self, call_id: str) -> None: ...
     def finish(self, call_id: str) -> None: ...
@@ -45,7 +47,7 @@ class CallSink:
         self._wake = threading.Event()
         self._done = threading.Event()
         self._closed = False
-        self.cancelled = store.cancelled(call_id)  # cancelled while queued: the task does nothing
+        self.cancelled = store.renew(call_id)  # claimed; cancelled while queued: the task does nothing
         self._flusher = threading.Thread(target=self._run, name=f"sink-{call_id[:8]}", daemon=True)
         self._flusher.start()
 
@@ -102,13 +104,20 @@ class CallSink:
                     self._done.wait(FLUSH_WINDOW_S)
             elif not done:
                 try:
-                    self.cancelled = self.cancelled or self._store.cancelled(self.call_id)
+                    self.cancelled = self._store.renew(self.call_id) or self.cancelled
                 except Exception:
                     self.cancelled = True
             if done:
                 with self._lock:
                     if not self._pending:
+                        self._release()
                         return
+
+    def _release(self) -> None:
+        try:
+            self._store.release(self.call_id)
+        except Exception:  # it expires by itself; the client side has its last event (or its timeout) anyway
+            log.warning("llm_call_release_failed", extra={"call_id": self.call_id})
 
 
 def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,6 +141,10 @@ class CallTimeout(Exception):
     pass
 
 
+class CallLost(CallTimeout):
+    """The worker that took the call died before its end (its claim lapsed)."""
+
+
 class CallStream:
     """The client side of one call: iterate for its events; close() always (it cancels an unfinished call,
     so a client that goes away stops its generation, and removes the call's stream)."""
@@ -142,19 +155,30 @@ class CallStream:
         self._first = first_timeout_s
         self._idle = idle_timeout_s
         self.finished = False
+        self._closed = False
         self.first_event_at: float | None = None
 
     def events(self, until: float | None = None) -> Iterator[dict[str, Any]]:
         """`until` (time.monotonic()) bounds the whole call, beside the first-event and idle timeouts."""
         after = "0"
         deadline = time.monotonic() + self._first
+        claim_seen = False
         while True:
             left_ms = int(((deadline if until is None else min(deadline, until)) - time.monotonic()) * 1000)
             if left_ms <= 0:
                 raise CallTimeout("no answer from the model worker in time")
             got = self._store.read(self.call_id, after, min(left_ms, 1000))
             if not got:
-                continue
+                # A quiet second: is a worker still on it? Once one has claimed the call, a lapsed claim means it
+                # died (tasks are acknowledged early: nobody else will run it). Its last events may have landed
+                # just before: read once more before saying so.
+                if self._store.claimed(self.call_id):
+                    claim_seen = True
+                elif claim_seen and not (got := self._store.read(self.call_id, after, 1)):
+                    log.warning("llm_call_lost", extra={"call_id": self.call_id})
+                    raise CallLost("the model worker running the call stopped")
+                if not got:
+                    continue
             if self.first_event_at is None:
                 self.first_event_at = time.monotonic()
             for entry_id, event in got:
@@ -166,6 +190,9 @@ class CallStream:
             deadline = time.monotonic() + self._idle
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             if self.finished:
                 self._store.finish(self.call_id)
