@@ -148,17 +148,27 @@ CATALOGUE: dict[str, Proof] = {
             f"{SYS}test_celery_faults.py::test_a_job_whose_end_was_cut_short_is_settled_by_its_next_delivery",
             f"{SYS}test_topology.py::test_c2_worker_killed_mid_job_the_other_finishes_it",
         ),
-        partly="unacked is read for job messages only (the system worker's sweeps share the hash)",
+        # `unacked` is read for the work queue's messages: the system worker's one-second sweeps pass through the
+        # same hash all the time, and none of them is the killed task's.
     ),
     "C3": Proof(
         "a poison task that always kills its worker: failed after N redeliveries, shown in the HMI",
-        (f"{SYS}test_celery_faults.py::test_a_poison_job_is_failed_after_its_redeliveries",),
-        partly="the poison kills its pool process, not the whole worker (C2 covers whole-worker redelivery)",
+        (
+            f"{SYS}test_celery_faults.py::test_a_poison_job_is_failed_after_its_redeliveries",
+            f"{SYS}test_celery_faults.py::test_a_job_whose_worker_was_killed_runs_on_a_new_worker",
+        ),
+        # The poison kills its pool process (a segfault, the OOM killer), redelivered at once; a whole worker's death
+        # is redelivered after the visibility timeout and counted by the same per-job attempt counter (C2's job ends
+        # with attempts == 2), which is what fails a job after MAX_ATTEMPTS however its worker died.
     ),
     "C4": Proof(
         "with early ack, kill -9 the worker: task reported FAILURE/lost, never silently PENDING",
-        (f"{SYS}test_celery_faults.py::test_a_job_whose_worker_vanished_is_reported_not_left_running",),
-        partly="on the jobs path (reconciler marks timeout + alert); the early-ack model/adapter calls are not killed",
+        (
+            f"{SYS}test_celery_faults.py::test_a_job_whose_worker_vanished_is_reported_not_left_running",
+            f"{AD}test_a_worker_killed_mid_call_fails_it_at_once_then_health_is_degraded_and_503",
+        ),
+        # Jobs are late-acked: the reconciler ends a vanished one `timeout` with an alert. Model and adapter calls
+        # are early-acked: the waiting client gets 502 worker_lost once the dead worker's claim lapses.
     ),
     "C5": Proof(
         "countdown longer than the visibility timeout: refused at the call site or run exactly once",
