@@ -43,9 +43,8 @@ CATALOGUE: dict[str, Proof] = {
     "Q1": Proof(
         "1000 reserves of 1 from 50 clients, capacity 100: 100 granted, 900 x 409, never used > 100",
         (f"{RM}test_concurrent_reservations_never_over_allocate",),
-        # Decision 4 allows either store; PAS keeps every quota and budget in one Lua script (SQL holds receipts and
-        # job cards, no quota), so there is no SQL path to run.
-        partly="the SQL half does not apply: no PAS quota lives in SQL (every quota is a Redis Lua script)",
+        # The SQL half does not apply: decision 4 allows either store, and PAS keeps every quota and budget in one
+        # Lua script (SQL holds receipts and job cards, no quota), so there is no SQL quota path to run.
     ),
     "Q2": Proof(
         "500 random 1-8 unit requests, capacity 256: sum granted <= 256, used == recorded allocations",
