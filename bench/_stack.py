@@ -27,12 +27,15 @@ BIN = Path(sys.executable).parent
 
 
 def free_offset() -> int:
+    """An offset under which every PAS port is free, all below Linux's ephemeral range (32768-60999): there, any
+    process's client connections (and their TIME_WAITs, for a minute) take ports the web could not bind."""
     ports = [6100, *(s.port for s in SERVICES)]
     for _ in range(100):
-        offset = 30000 + (uuid.uuid4().int % 200) * 100
+        offset = 2100 + (uuid.uuid4().int % 226) * 100  # ports 8200-32703, as tests/support.py picks them
         try:
             for p in ports:
                 with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
                     s.bind(("127.0.0.1", p + offset))
             return offset
         except OSError:

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     pas_max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every body, chunked or not
     # How long a request body may take to arrive, whole: a client that stalls or trickles gets a 408 and is cut off.
     pas_body_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # How long a request's line and headers may take, whole (from the connection's opening, or the previous
+    # answer): a head begun and unfinished gets a 408; an idle keep-alive connection is closed then.
+    pas_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Per web worker: connections open at once on each port (gunicorn's worker_connections), and how many one client
+    # address may hold, all ports together (over that: 429, closed; 0 = no cap; behind a proxy every client has the
+    # proxy's address). Only the gevent worker (app/gunicorn_worker.py) caps per address.
+    pas_web_connections: int = Field(default=2000, ge=10, le=100_000)
+    pas_web_connections_per_ip: int = Field(default=256, ge=0, le=100_000)
     # Per process: connections to Redis in the pool, and how long a request waits for a free one before 503.
     pas_redis_max_connections: int = Field(default=100, ge=2, le=10_000)
     pas_redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)

@@ -22,8 +22,11 @@ class Answer:
         return json.loads(self.body)
 
 
-def exchange(port: int, head: bytes, body_parts: Iterable[bytes] = (), wait_s: float = 15.0) -> Answer:
-    """Send `head` and then `body_parts`, read one answer (by Content-Length) and whether the server closes."""
+def exchange(
+    port: int, head: bytes, body_parts: Iterable[bytes] = (), wait_s: float = 15.0, close_wait_s: float = 3.0
+) -> Answer:
+    """Send `head` and then `body_parts`, read one answer (by Content-Length) and whether the server closes
+    within close_wait_s."""
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
         s.sendall(head)
@@ -34,27 +37,34 @@ def exchange(port: int, head: bytes, body_parts: Iterable[bytes] = (), wait_s: f
                 s.sendall(part)
         except OSError:
             pass  # the server may stop reading once it has answered
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError(f"connection closed before an answer: {data!r}")
-            data += chunk
-        raw_head, _, rest = data.partition(b"\r\n\r\n")
-        lines = raw_head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        length = int(headers.get("content-length", "0"))
-        while len(rest) < length:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            rest += chunk
-        seconds = time.monotonic() - started
-        s.settimeout(3)
-        try:
-            closed = s.recv(1) == b""
-        except TimeoutError:
-            closed = False
+        return read_answer(s, started, close_wait_s)
+
+
+def read_answer(s: socket.socket, started: float, close_wait_s: float = 3.0) -> Answer:
+    """One answer off `s` (by Content-Length), and whether the server closes within close_wait_s."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before an answer: {data!r}")
+        data += chunk
+    raw_head, _, rest = data.partition(b"\r\n\r\n")
+    lines = raw_head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    seconds = time.monotonic() - started
+    s.settimeout(close_wait_s)
+    try:
+        closed = s.recv(1) == b""
+    except TimeoutError:
+        closed = False
+    except ConnectionResetError:  # closed, and reset by what the client sent after that
+        closed = True
     return Answer(int(lines[0].split()[1]), headers, rest[:length], closed, seconds)
 
 
