@@ -19,6 +19,7 @@ IDS = tuple(f"{letter}{n}" for letter, count in SECTIONS.items() for n in range(
 INT, SYS = "tests/integration/", "tests/system/"
 RM, HB, REG = f"{INT}test_resource_manager.py::", f"{INT}test_heartbeat_monitor.py::", f"{INT}test_registry_api.py::"
 GW, AD, BAD = f"{INT}test_gateway.py::", f"{INT}test_adapters.py::", f"{INT}test_bad_input_everywhere.py::"
+GWR = f"{INT}test_gateway_receipts.py::"
 ES, SU = f"{INT}test_event_stream.py::", f"{INT}test_startup_checks.py::"
 
 
@@ -67,7 +68,7 @@ CATALOGUE: dict[str, Proof] = {
     ),
     "Q7": Proof(
         "concurrent LLM calls against a budget: denied calls never reach upstream, spend <= budget",
-        (f"{GW}test_budget_never_overspends_under_concurrency",),
+        (f"{GWR}test_budget_never_overspends_under_concurrency",),
     ),
     "Q8": Proof(
         "kill -9 Valkey holding 500 reservations, restart from AOF: all 500 there, used unchanged",
@@ -208,8 +209,8 @@ CATALOGUE: dict[str, Proof] = {
         "500 calls, kill -9 web at random, restart: each 2xx one completed receipt, each upstream call a receipt",
         (
             f"{SYS}test_gateway_crash.py::test_kill_9_mid_calls_leaves_a_receipt_for_each",
-            f"{GW}test_interrupted_call_is_closed_by_the_sweeper",
-            f"{GW}test_a_call_killed_after_its_jsonl_line_is_completed_from_it",
+            f"{GWR}test_interrupted_call_is_closed_by_the_sweeper",
+            f"{GWR}test_a_call_killed_after_its_jsonl_line_is_completed_from_it",
         ),
     ),
     "G2": Proof(
@@ -237,7 +238,7 @@ CATALOGUE: dict[str, Proof] = {
     ),
     "G7": Proof(
         "stream broken after some chunks: no retry after the first byte, error event, receipt partial",
-        (f"{GW}test_stream_broken_midway_is_a_partial_receipt",),
+        (f"{GWR}test_stream_broken_midway_is_a_partial_receipt",),
     ),
     "G8": Proof(
         "upstream 400/401: exactly 1 attempt, a clear 4xx/502 to the client",
@@ -275,7 +276,7 @@ CATALOGUE: dict[str, Proof] = {
             f"{RM}test_bad_input",
             f"{INT}test_hostile_numbers.py::test_numbers_past_their_storage_are_422_naming_the_field",
             f"{INT}test_agent_router.py::test_bad_invoke_bodies_are_422_and_start_nothing",
-            f"{INT}test_agent_hooks.py::test_malformed_hooks_are_422_naming_the_field_and_change_nothing",
+            f"{INT}test_agent_hooks_untrusted.py::test_malformed_hooks_are_422_naming_the_field_and_change_nothing",
             f"{INT}test_hmi_pages.py::test_facade_bad_input_names_the_field",
             f"{INT}test_openapi_fuzz.py::test_schemathesis_finds_no_failure_open_and_with_a_token",
         ),
@@ -302,7 +303,7 @@ CATALOGUE: dict[str, Proof] = {
             f"{BAD}test_malformed_wrong_type_and_oversized_bodies",
             f"{REG}test_bad_register_input_is_4xx_json_and_changes_nothing",
             f"{RM}test_bad_input",
-            f"{INT}test_agent_hooks.py::test_malformed_hooks_are_422_naming_the_field_and_change_nothing",
+            f"{INT}test_agent_hooks_untrusted.py::test_malformed_hooks_are_422_naming_the_field_and_change_nothing",
         ),
         partly="Redis is compared, SQL rows are not (the session's live worker writes to the shared "
         "database meanwhile); wrong types and enums are compared on register, reserve and hooks only",

@@ -1,126 +1,37 @@
 """Claude Code's hooks → PAS, replayed in the shapes Claude Code 2.1.197 posts (issue 11): runs drive the catalogue
 agent's registry status, tool calls become timeline events, an Agent call's usage feeds the token governor, odd
-sequences are safe, and nothing a hook carries as content (inputs, outputs, prompts) is ever kept."""
+sequences are safe, and nothing a hook carries as content (inputs, outputs, prompts) is ever kept. What a hook may
+carry that PAS must not trust (unknown, malformed, paths, no token) is in test_agent_hooks_untrusted.py."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.factory import create_app, create_tables
 from config.settings import Settings
-
-HOOK = "http://localhost:6119/hooks/claude-code"
-REG = "http://localhost:6121"
-CANARY = "canary-secret-7c1d"  # in every content field a hook carries: it must be stored nowhere
-
-
-def sid() -> str:
-    return f"sess-{uuid.uuid4().hex[:8]}"
-
-
-def hook(session: str, event: str, **fields: Any) -> dict[str, Any]:
-    """A hook input in 2.1.197's shape (base fields of every event, then the event's own)."""
-    return {"session_id": session, "transcript_path": f"/root/.claude/projects/p/{session}.jsonl",
-            "cwd": "/work/p", "prompt_id": str(uuid.uuid4()), "permission_mode": "default",
-            "hook_event_name": event, **fields}  # fmt: skip
-
-
-def start(session: str, agent_id: str, agent_type: str) -> dict[str, Any]:
-    return hook(session, "SubagentStart", agent_id=agent_id, agent_type=agent_type)
-
-
-def stop(session: str, agent_id: str, agent_type: str, transcript: str | None = None) -> dict[str, Any]:
-    return hook(session, "SubagentStop", agent_id=agent_id, agent_type=agent_type, stop_hook_active=False,
-                agent_transcript_path=transcript or f"/root/.claude/projects/p/{session}/subagents/{agent_id}.jsonl",
-                last_assistant_message=f"done; the key is {CANARY}")  # fmt: skip
-
-
-def pre(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] | None = None,
-        tool_input: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    extra = {"agent_id": inside[0], "agent_type": inside[1]} if inside else {}
-    tool_input = tool_input if tool_input is not None else {"file_path": f"/etc/{CANARY}"}
-    return hook(session, "PreToolUse", tool_name=tool, tool_use_id=tool_use_id, tool_input=tool_input, **extra)
-
-
-def post(session: str, tool: str, tool_use_id: str, *, inside: tuple[str, str] | None = None,
-         tool_response: Any = None, **more: Any) -> dict[str, Any]:  # fmt: skip
-    body = pre(session, tool, tool_use_id, inside=inside, tool_input=more.pop("tool_input", None))
-    body.update(hook_event_name="PostToolUse", tool_response=tool_response or {"content": CANARY}, **more)
-    return body
-
-
-def agent_call(session: str, tool_use_id: str, agent_type: str, agent_id: str, *, input_tokens: int = 1200,
-               cache_read: int = 3000, cache_creation: int = 500, output_tokens: int = 80,
-               model: str = "claude-sonnet-4-5-20250929") -> dict[str, Any]:  # fmt: skip
-    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
-             "cache_creation_input_tokens": cache_creation, "cache_read_input_tokens": cache_read,
-             "server_tool_use": None, "service_tier": "standard",
-             "cache_creation": {"ephemeral_1h_input_tokens": 0,
-                                "ephemeral_5m_input_tokens": cache_creation}}  # fmt: skip
-    response = {"status": "completed", "agentId": agent_id, "agentType": agent_type, "prompt": f"do {CANARY}",
-                "content": [{"type": "text", "text": CANARY}], "resolvedModel": model, "totalToolUseCount": 2,
-                "totalDurationMs": 5400, "totalTokens": input_tokens + cache_read + cache_creation + output_tokens,
-                "usage": usage}  # fmt: skip
-    tool_input = {"description": "d", "prompt": f"secret {CANARY}", "subagent_type": agent_type}
-    return post(session, "Agent", tool_use_id, tool_input=tool_input, tool_response=response, duration_ms=5400)
-
-
-def register_agent(c: FlaskClient, name: str, *, parent: str = "architect", hard: float = 0.5,
-                   ctx_limit: int | None = None) -> None:  # fmt: skip
-    labels = {"agent_role": "exec", "tier": 3, "parent": parent, "children": [], "token_target": 0.3,
-              "token_hard_max": hard}  # fmt: skip
-    body = {"service_id": f"agent-{name}", "name": name, "type": "agent", "role": "production",
-            "url": f"internal://agents/{name}", "caps": ["testing"], "labels": labels, "heartbeat_interval_s": 3600,
-            "ttl_s": 7200, **({"ctx_limit": ctx_limit} if ctx_limit else {})}  # fmt: skip
-    r = c.post(f"{REG}/register", json=body)
-    assert r.status_code in (200, 201), r.json
-
-
-def send(c: FlaskClient, body: Any) -> dict[str, Any]:
-    r = c.post(HOOK, json=body)
-    assert r.status_code == 200, r.json
-    answer: dict[str, Any] = r.get_json()
-    return answer
-
-
-def status(c: FlaskClient, name: str) -> str:
-    return str(c.get(f"{REG}/services/agent-{name}").json["status"])
-
-
-class Stream:
-    """The event stream as recorded (what the HMI replays), from where a test began."""
-
-    def __init__(self, app: Flask) -> None:
-        self._events = app.extensions["pas"].events
-        self._from = self._events.last_seq()
-
-    def all(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        rows = [json.loads(b) for b in self._events.after(self._from, 100_000)]
-        return [e for e in rows if event_type is None or e["event_type"] == event_type]
-
-
-def stored_text(app: Flask) -> str:
-    """Every key and value under the app's prefix (strings, hashes, sets, lists, streams)."""
-    r = app.extensions["redis"]
-    prefix = app.extensions["settings"].pas_key_prefix
-    readers: dict[str, Callable[[str], Any]] = {
-        "string": r.get, "hash": r.hgetall, "set": lambda k: sorted(r.smembers(k)),
-        "zset": lambda k: r.zrange(k, 0, -1), "list": lambda k: r.lrange(k, 0, -1), "stream": r.xrange,
-    }  # fmt: skip
-    return "\n".join(f"{key}={readers.get(r.type(key), str)(key)}" for key in sorted(r.scan_iter(f"{prefix}:*")))
-
-
-@pytest.fixture
-def c(app: Flask) -> FlaskClient:
-    return app.test_client()
+from tests.integration.hook_inputs import (  # noqa: F401 (fixture_c: the fixture c)
+    CANARY,
+    REG,
+    Stream,
+    agent_call,
+    fixture_c,
+    hook,
+    post,
+    pre,
+    register_agent,
+    send,
+    sid,
+    start,
+    status,
+    stop,
+    stored_text,
+)
 
 
 def test_a_subagent_run_lights_its_agent_and_each_tool_call_is_one_timeline_event(app: Flask, c: FlaskClient) -> None:
@@ -340,125 +251,6 @@ def test_stop_and_session_end_finish_leftover_runs_after_the_grace(make_settings
     # A session that comes back (the user's next prompt) is open again.
     send(c, pre(s, "Read", "toolu_back"))
     assert stream.all("session_update")[-1]["data"]["status"] == "open"
-    app.extensions["redis"].close()
-
-
-def test_unknown_fields_and_events_are_accepted_and_ignored(app: Flask, c: FlaskClient) -> None:
-    s = sid()
-    future = {"effort": {"level": "high"}, "scratchpad_dir": "/tmp/x", "brand_new_field": [1, {"a": None}]}
-    assert send(c, {**pre(s, "Read", "toolu_f"), **future}) == {}
-    assert send(c, {**post(s, "Read", "toolu_f"), **future}) == {}
-    for event in ("Notification", "UserPromptSubmit", "PreCompact", "TeammateIdle"):
-        assert send(c, {**hook(s, event), "message": CANARY, "prompt": CANARY}) == {}
-    nested = agent_call(s, "toolu_n", "x", "n9")
-    nested["tool_response"]["usage"]["new_counter"] = 5
-    assert send(c, nested) == {}
-    assert CANARY not in stored_text(app)
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": "t"}, "session_id"),
-        ({"session_id": "s", "tool_name": "Read", "tool_use_id": "t"}, "hook_event_name"),
-        ({"session_id": "s", "hook_event_name": "SubagentStart", "agent_id": "a"}, "agent_type"),
-        ({"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Read", "tool_use_id": 7}, "tool_use_id"),
-        (
-            {
-                "session_id": "s",
-                "hook_event_name": "PostToolUse",
-                "tool_name": "Read",
-                "tool_use_id": "t",
-                "duration_ms": "fast",
-            },
-            "duration_ms",
-        ),
-        ({"session_id": "s\u202e", "hook_event_name": "Stop"}, "session_id"),
-        ({"session_id": "", "hook_event_name": "Stop"}, "session_id"),
-        ({"session_id": 5, "hook_event_name": "Whatever"}, "session_id"),
-        (
-            {
-                "session_id": "s",
-                "hook_event_name": "PreToolUse",
-                "tool_name": "Read",
-                "tool_use_id": "t",
-                "tool_input": "rm -rf /",
-            },
-            "tool_input",
-        ),
-    ],
-)
-def test_malformed_hooks_are_422_naming_the_field_and_change_nothing(
-    app: Flask, c: FlaskClient, body: dict[str, Any], field: str
-) -> None:
-    before = stored_text(app)
-    r = c.post(HOOK, json=body)
-    assert r.status_code == 422 and r.json["field"] == field, r.json
-    assert stored_text(app) == before
-
-
-def test_a_malformed_agent_report_is_422_before_anything_is_written(app: Flask, c: FlaskClient) -> None:
-    s = sid()
-    body = agent_call(s, "toolu_bad", "x", "b1")
-    body["tool_response"]["usage"]["input_tokens"] = "lots"
-    before = stored_text(app)
-    r = c.post(HOOK, json=body)
-    assert r.status_code == 422 and r.json["field"] == "tool_response.usage.input_tokens", r.json
-    assert stored_text(app) == before
-    for raw, code in ((b"{not json", 400), (b"[1, 2]", 422), (b'"PreToolUse"', 422)):
-        r = c.post(HOOK, data=raw, content_type="application/json")
-        assert r.status_code == code and r.is_json
-    assert c.post(HOOK, data="a=1", content_type="application/x-www-form-urlencoded").status_code == 415
-
-
-def _governed_app(make_settings: Callable[..., Settings], root: Path | None) -> Flask:
-    app = create_app(make_settings(pas_transcript_root=root), serve_socketio=False)
-    create_tables(app)
-    return app
-
-
-def _messages_after_usage(app: Flask, transcript: str, agent: str = "tlc-domain-classifier") -> list[str]:
-    c, s, run = app.test_client(), sid(), f"t-{uuid.uuid4().hex[:6]}"
-    send(c, start(s, run, agent))
-    send(c, stop(s, run, agent, transcript=transcript))
-    send(c, agent_call(s, f"toolu_{run}", agent, run))
-    return app.extensions["pas"].token_governor._store.messages(agent, run)
-
-
-def test_a_transcript_path_is_read_only_under_the_configured_root(
-    make_settings: Callable[..., Settings], tmp_path: Path
-) -> None:
-    root, outside = tmp_path / "transcripts", tmp_path / "elsewhere"
-    root.mkdir()
-    outside.mkdir()
-    line = json.dumps({"message": {"role": "assistant", "content": f"the build key is {CANARY}"}})
-    (outside / "secret.jsonl").write_text(line + "\n")
-    (root / "ok.jsonl").write_text(json.dumps({"message": {"role": "assistant", "content": "chunked 40 files"}}))
-    (root / "link.jsonl").symlink_to(outside / "secret.jsonl")
-    hostile = [str(outside / "secret.jsonl"), str(root / ".." / "elsewhere" / "secret.jsonl"),
-               str(root / "link.jsonl"), "../elsewhere/secret.jsonl", "/etc/passwd", str(root),
-               str(root / "missing.jsonl"), f"{root}/ok.jsonl\x00"]  # fmt: skip
-    app = _governed_app(make_settings, root)
-    for path in hostile:
-        assert not any(CANARY in m or "root:" in m for m in _messages_after_usage(app, path)), path
-    assert any("chunked 40 files" in m for m in _messages_after_usage(app, str(root / "ok.jsonl")))
-    assert any("chunked 40 files" in m for m in _messages_after_usage(app, "ok.jsonl"))  # relative to the root
-    app.extensions["redis"].close()
-    unset = _governed_app(make_settings, None)  # no root configured: never read, not even the good one
-    assert _messages_after_usage(unset, str(root / "ok.jsonl")) == []
-    unset.extensions["redis"].close()
-
-
-def test_with_a_token_set_the_hook_endpoint_needs_it(make_settings: Callable[..., Settings]) -> None:
-    token = "hook-canary-token-91"
-    app = create_app(make_settings(pas_api_token=token), serve_socketio=False)
-    c, body = app.test_client(), hook(sid(), "Stop")
-    for url in (HOOK, "/api/agent-router/hooks/claude-code"):
-        r = c.post(url, json=body)
-        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
-        assert c.post(url, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert c.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert c.get("http://localhost:6119/health").status_code == 200  # reads stay open
     app.extensions["redis"].close()
 
 

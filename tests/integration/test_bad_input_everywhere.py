@@ -12,7 +12,8 @@ from tests.integration.test_registry_api import store_snapshot
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Flask's is_json takes any "+json" type; PAS takes application/json alone (parameters such as charset aside).
 NOT_JSON = ["application/vnd.evil+json", "application/json-patch+json", "text/json", "application/jsonx"]
-# Claude Code's hook events carry fields PAS does not know yet: accepted and ignored (README, test_agent_hooks.py).
+# Claude Code's hook events carry fields PAS does not know yet: accepted and ignored (README and
+# test_agent_hooks_untrusted.py).
 ACCEPTS_UNKNOWN_FIELDS = {"/api/agent-router/hooks/claude-code"}
 
 
