@@ -7,6 +7,8 @@ coalesce_headers_with_body()  # in the master, before the workers fork
 json_error_pages()
 
 _settings = get_settings()
+if refusal := _settings.open_bind_refusal():  # RELIABILITY A3, whoever starts gunicorn with this file
+    raise SystemExit(f"pas web: {refusal}")
 
 bind = [f"{_settings.pas_host}:{port}" for port in _settings.bind_ports()]
 worker_class = {"gevent": "gevent", "eventlet": "eventlet", "threading": "gthread"}[_settings.pas_async_mode]
