@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import shutil
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from config.settings import ROOT, Settings
+from config.settings import ROOT, Settings, loopback
 
 if TYPE_CHECKING:
     from app.domain.agents.catalogue import Catalogue
@@ -76,13 +75,9 @@ def flower_command(settings: Settings) -> tuple[list[str], dict[str, str]]:
     return argv, ({"FLOWER_BASIC_AUTH": auth} if auth else {})
 
 
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # "" (every interface), 0.0.0.0 and any other name
+def _refuse_open_bind(settings: Settings) -> None:
+    if refusal := settings.open_bind_refusal():  # RELIABILITY A3
+        raise click.ClickException(refusal)
 
 
 @click.group()
@@ -101,6 +96,7 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
     from app.valkey import EmbeddedValkey, valkey_binary
 
     settings = Settings()
+    _refuse_open_bind(settings)
     flower_argv, flower_env = flower_command(settings) if not no_flower else ([], {})  # refused before any start
     env = dict(os.environ)
     sup = Supervisor(env, str(ROOT))
@@ -118,8 +114,6 @@ def up(no_flower: bool, workers: int, no_agents: bool) -> None:
         sup.log("pas", _register_missing_agents(settings))
     if settings.pas_api_token is None:
         sup.log("pas", "WARNING: PAS_API_TOKEN is unset: every endpoint is open to anyone who can reach it")
-        if settings.pas_host not in ("127.0.0.1", "localhost", "::1"):
-            sup.log("pas", f"WARNING: bound to {settings.pas_host} without a token")
     sup.spawn(Child("web", web_argv()))
     sup.spawn(Child("worker", worker_argv(settings, workers)))
     sup.spawn(Child("adapters", adapter_worker_argv()))
@@ -188,7 +182,9 @@ def _create_tables(settings: Settings) -> None:
 @main.command()
 def web() -> None:
     """gunicorn (gevent) bound to the main port and every legacy port."""
-    _create_tables(Settings())
+    settings = Settings()
+    _refuse_open_bind(settings)
+    _create_tables(settings)
     _exec(web_argv())
 
 

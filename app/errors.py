@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from typing import Any
 
 from flask import Flask, Response, current_app
@@ -55,8 +56,15 @@ def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
     return resp
 
 
+# pydantic names the member of a union it tried in `loc` ("ts", "float"; "stop", "list[str]", 0; "cost_hint",
+# "CostHint"; a discriminated union's tag): not a step of the field's path. PAS's field names are snake_case.
+_UNION_MEMBER = re.compile(
+    r"(constrained-)?(str|int|float|bool|bytes|decimal|date|time|datetime|timedelta|uuid)|[a-z-]+\[.*\]|[A-Z][A-Za-z0-9]*"
+)
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "body"
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.fullmatch(p))) or "body"
 
 
 def validation_body(exc: ValidationError) -> tuple[int, dict[str, Any]]:

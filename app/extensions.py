@@ -44,7 +44,11 @@ def init_celery(app: Flask) -> Celery:
             with app.app_context():
                 return super().__call__(*args, **kwargs)
 
-    celery = GuardedCelery(app.import_name, task_cls=AppContextTask)  # no countdown past the visibility timeout
+    celery = GuardedCelery(
+        app.import_name,
+        task_cls=AppContextTask,  # no countdown past the visibility timeout
+        events="app.celery_events:ScrubbingEvents",
+    )
     celery.conf.update(app.config["CELERY"])
     celery.set_default()
     app.extensions["celery"] = celery

@@ -30,6 +30,12 @@ def redact_secrets(secrets: Iterable[str]) -> None:
             _scrubbers[0] = Scrubber(_secrets)
 
 
+def scrub_secrets(value: Any) -> Any:
+    """`value` (text, or JSON-like data holding text) without this process's secrets: for what leaves the process
+    other than as a log line (a job's error, a Celery task event)."""
+    return _clean(value, _scrubbers[0]) if _scrubbers[0] else value
+
+
 def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     """Every record of the process, before any handler (pytest's caplog too) formats it: message and traceback.
     Extra fields are attached after the factory runs; SecretFilter takes those on PAS's own handler."""

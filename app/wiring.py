@@ -41,6 +41,7 @@ from app.domain.timefmt import iso
 from app.domain.token_governor.model_summary import ModelSummarizer
 from app.domain.token_governor.service import GovernorConfig, TokenGovernor, label_thresholds
 from app.events import LIVE_CLIENTS, BackgroundEmitter, SocketIOEmitter
+from app.logging import scrub_secrets
 from app.providers.openai_compat import OpenAICompatClient
 from config.celery import MODELS_REPORT_S
 from config.ports import SERVICES
@@ -137,6 +138,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         CeleryDispatcher(app.extensions["celery"], settings.work_queue),
         allowed_job_tasks,
         events.now_ms,
+        scrub_secrets,
     )
     celery = app.extensions["celery"]
     queue = settings.work_queue

@@ -9,6 +9,8 @@ coalesce_headers_with_body()  # in the master, before the workers fork
 json_error_pages()
 
 _settings = get_settings()
+if refusal := _settings.open_bind_refusal():  # RELIABILITY A3, whoever starts gunicorn with this file
+    raise SystemExit(f"pas web: {refusal}")
 
 bind = [f"{_settings.pas_host}:{port}" for port in _settings.bind_ports()]
 # gevent: gunicorn's worker with a 408 for a head that is too slow and a cap per client address (see its module).

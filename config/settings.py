@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from functools import cache
@@ -143,6 +144,16 @@ class Settings(BaseSettings):
     # ±30 s to prove that no liveness or lease decision reads a process clock. Never set it in production.
     pas_test_clock_offset_s: float = Field(default=0.0, ge=-86400, le=86400)
 
+    def open_bind_refusal(self) -> str | None:
+        """Why the web must not start: no PAS_API_TOKEN on an address other hosts can reach (RELIABILITY A3, the
+        documented choice: a refusal, as for Flower without a password; docker-compose requires the token)."""
+        if self.pas_api_token is not None or loopback(self.pas_host):
+            return None
+        return (
+            f"PAS_API_TOKEN is unset and PAS_HOST={self.pas_host or '(every interface)'} is not loopback: every "
+            "endpoint would be open to anyone who can reach this host. Set PAS_API_TOKEN, or PAS_HOST=127.0.0.1"
+        )
+
     def bind_ports(self) -> list[int]:
         from config.ports import SERVICES
 
@@ -242,6 +253,15 @@ def _dotenv_at(path: Path, _mtime_ns: int) -> dict[str, str]:
     from dotenv import dotenv_values
 
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # "" (every interface), 0.0.0.0 and any other name
 
 
 @cache

@@ -278,10 +278,9 @@ CATALOGUE: dict[str, Proof] = {
             f"{INT}test_agent_router.py::test_bad_invoke_bodies_are_422_and_start_nothing",
             f"{INT}test_agent_hooks_untrusted.py::test_malformed_hooks_are_422_naming_the_field_and_change_nothing",
             f"{INT}test_hmi_pages.py::test_facade_bad_input_names_the_field",
+            f"{BAD}test_wrong_types_and_unknown_enums_on_every_body_route_are_422_naming_them_and_change_nothing",
             f"{INT}test_openapi_fuzz.py::test_schemathesis_finds_no_failure_open_and_with_a_token",
         ),
-        partly="the field is named in hand-picked cases per service; the run over every operation "
-        "(Schemathesis negative_data_rejection) checks the 4xx, not the field it names",
     ),
     "V5": Proof(
         "unknown field on every body route: 422 extra_forbidden naming it",
@@ -301,12 +300,13 @@ CATALOGUE: dict[str, Proof] = {
         "any bad input: store snapshot (Redis keys + SQL rows) identical before and after",
         (
             f"{BAD}test_malformed_wrong_type_and_oversized_bodies",
+            f"{BAD}test_wrong_types_and_unknown_enums_on_every_body_route_are_422_naming_them_and_change_nothing",
+            f"{BAD}test_an_unknown_id_in_the_path_is_404_naming_it",
+            f"{BAD}test_budget_and_clear_refuse_a_query_field_given_twice",
             f"{REG}test_bad_register_input_is_4xx_json_and_changes_nothing",
             f"{RM}test_bad_input",
             f"{INT}test_agent_hooks_untrusted.py::test_malformed_hooks_are_422_naming_the_field_and_change_nothing",
         ),
-        partly="Redis is compared, SQL rows are not (the session's live worker writes to the shared "
-        "database meanwhile); wrong types and enums are compared on register, reserve and hooks only",
     ),
     "V8": Proof(
         "hostile names (<script>, SQL, ../, {{7*7}}, a:b*{c}, NUL, U+202E, 10k, emoji): 422 by pattern or "
@@ -362,8 +362,11 @@ CATALOGUE: dict[str, Proof] = {
     ),
     "A3": Proof(
         "no PAS_API_TOKEN and a non-loopback bind: refuse to start or warn loudly (documented)",
-        (f"{SYS}test_pas_up.py::test_stop_and_start_keeps_services_statuses_and_alerts",),
-        partly="only on loopback (the 'PAS_API_TOKEN is unset' warning); a non-loopback PAS_HOST is not run",
+        (
+            f"{INT}test_security.py::test_the_web_refuses_every_interface_without_a_token",
+            "tests/unit/test_compose.py::test_the_compose_web_binds_every_interface_so_it_requires_the_token",
+            f"{SYS}test_pas_up.py::test_stop_and_start_keeps_services_statuses_and_alerts",
+        ),
     ),
     "A4": Proof(
         "Flower requires basic auth or binds to 127.0.0.1 only",
@@ -375,11 +378,10 @@ CATALOGUE: dict[str, Proof] = {
         (
             f"{INT}test_secrets.py::test_canary_secrets_never_leak",
             f"{INT}test_secrets.py::test_an_upstream_echoing_the_key_leaks_it_nowhere",
+            f"{INT}test_secrets.py::test_a_failing_task_flower_and_a_socketio_session_leak_no_canary",
             f"{AD}test_canary_keys_appear_in_no_log_line_and_no_response",
             "tests/unit/test_logging.py::test_message_traceback_and_extra_fields_lose_the_secret_and_the_rest_stays",
         ),
-        partly="no failing Celery task and no Socket.IO session in the scenarios; Flower's task args and "
-        "results are not read (the broker and result backend are, as Redis values)",
     ),
     "X2": Proof(
         "upstream URLs to metadata, Redis, ::1, 0x7f000001, mapped v4, localhost, file:, gopher:: 422",

@@ -162,6 +162,39 @@ def redis_values(client: Any, prefix: str) -> str:
     return "\n".join(out)
 
 
+def store_snapshot(app: Any) -> dict[str, object]:
+    """Everything an app's requests can write (RELIABILITY V7): every Redis key under its prefix with its value, and
+    every SQL row of its deployment (each table's `origin`: a run's other apps and the session's live worker share
+    the database, never an origin)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+
+    r = app.extensions["redis"]
+    prefix = app.extensions["settings"].pas_key_prefix
+    out: dict[str, object] = {}
+    for key in sorted(r.scan_iter(f"{prefix}:*")):
+        kind = r.type(key)
+        if kind == "hash":
+            out[key] = r.hgetall(key)
+        elif kind == "set":
+            out[key] = sorted(r.smembers(key))
+        elif kind == "zset":
+            out[key] = r.zrange(key, 0, -1, withscores=True)
+        elif kind == "string":
+            out[key] = r.get(key)
+        elif kind == "stream":
+            out[key] = r.xlen(key)
+    with app.app_context():
+        tables = db.metadata.sorted_tables
+        assert {t.name for t in tables} >= {"jobs", "receipts", "alerts", "summaries"}  # create_tables ran
+        for table in tables:
+            assert "origin" in table.c, f"{table.name} has no origin column: V7 cannot tell its rows apart"
+            query = select(table).where(table.c.origin == prefix).order_by(*table.primary_key.columns)
+            out[f"sql {table.name}"] = [tuple(row) for row in db.session.execute(query)]
+    return out
+
+
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAS_")}
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})

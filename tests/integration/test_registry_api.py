@@ -9,6 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import store_snapshot
+
 REG = "http://localhost:6121"
 
 
@@ -28,25 +30,6 @@ def body(**over):
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def store_snapshot(app: Flask) -> dict[str, object]:
-    r = app.extensions["redis"]
-    prefix = app.extensions["settings"].pas_key_prefix
-    out: dict[str, object] = {}
-    for key in sorted(r.scan_iter(f"{prefix}:*")):
-        kind = r.type(key)
-        if kind == "hash":
-            out[key] = r.hgetall(key)
-        elif kind == "set":
-            out[key] = sorted(r.smembers(key))
-        elif kind == "zset":
-            out[key] = r.zrange(key, 0, -1, withscores=True)
-        elif kind == "string":
-            out[key] = r.get(key)
-        elif kind == "stream":
-            out[key] = r.xlen(key)
-    return out
 
 
 def test_register_then_upsert_same_id(client: FlaskClient) -> None:

@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import uuid
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+import requests
+import socketio
 from sqlalchemy import text
 
 from app.extensions import db
 from app.factory import create_app, create_tables
-from tests.support import redis_values
+from contracts.jobs import JobCard
+from tests.celery_stack import celery_argv, wait_ready
+from tests.integration.conftest import settings_env
+from tests.support import PYTHON, Proc, free_port, port_offset_with_free_ports, redis_values, wait_http, wait_until
 from tests.upstream import Step, Upstream
 
 
@@ -185,3 +191,101 @@ def test_an_upstream_echoing_the_key_leaks_it_nowhere(
     assert run in blobs["event archive"] and run in blobs["/api/event-stream/events?after=0&limit=10000"]
     leaks = {where: _leaks(text, provider_key) + _leaks(text, api_token) for where, text in blobs.items()}
     assert sorted(where for where, found in leaks.items() if found) == []
+
+
+def test_a_failing_task_flower_and_a_socketio_session_leak_no_canary(
+    make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real processes on canary secrets: gunicorn (gevent) serving a Socket.IO session that presents the token, a
+    Celery worker whose task fails quoting a provider key in a `?key=` URL — as a job and as a bare task — and Flower
+    watching them. Not the worker's log, Flower's task view (args, exception, traceback), the job card, its event
+    (live and stored), the broker nor any log line carries a canary."""
+    h = uuid.uuid4().hex + uuid.uuid4().hex
+    api_token, provider_key, flower_password = f"pas-canary-{h[:20]}", f"sk-canary-{h[20:44]}", f"fl-{h[44:]}"
+    monkeypatch.setenv("PAS_PROVIDER_KEY_TASK", provider_key)  # the in-process app's secrets too
+    settings = make_settings(pas_api_token=api_token, pas_port_offset=port_offset_with_free_ports(),
+                             pas_legacy_ports=False, pas_log_level="INFO", pas_artifacts_dir=tmp_path,
+                             pas_flower_port=free_port(), pas_flower_basic_auth=f"ops:{flower_password}")  # fmt: skip
+    app = create_app(settings, serve_socketio=False)
+    create_tables(app)
+    env = {**settings_env(settings), "PAS_PROVIDER_KEY_TASK": provider_key}
+    logs = tmp_path / "logs"
+    procs = [
+        Proc("web", [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+             {**env, "PAS_ASYNC_MODE": "gevent"}, logs),
+        Proc("worker", celery_argv(settings, "x1", settings.worker_queues, 1), env, logs),
+        Proc("flower", [PYTHON, "-m", "app.cli", "flower"], env, logs),
+    ]  # fmt: skip
+    web, worker, _ = procs
+    base, fl = f"http://127.0.0.1:{settings.bind_ports()[0]}", f"http://127.0.0.1:{settings.pas_flower_port}"
+    fl_auth = ("ops", flower_password)
+    celery = app.extensions["celery"]
+    heard: list[dict] = []
+    client = socketio.Client(reconnection=False)
+    client.on("event", heard.append)
+    try:
+        wait_ready(worker)
+        wait_http(f"{base}/health", 40)
+
+        def flower_tasks() -> dict:
+            r = requests.get(f"{fl}/api/tasks", auth=fl_auth, timeout=5)
+            return r.json() if r.ok else {}
+
+        def flower_sees_a_probe() -> bool:  # Flower hears the worker's events (not only its HTTP is up)
+            celery.send_task("pas.jobs.echo", args=["probe"], queue=settings.work_queue)
+            return any(t.get("name") == "pas.jobs.echo" for t in flower_tasks().values())
+
+        wait_until(lambda: _answers(fl, fl_auth) and flower_sees_a_probe(), 40, 0.5, "Flower hearing task events")
+        refused = socketio.Client(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):  # a wrong token, in auth and in the query string
+            refused.connect(f"{base}?token={api_token}x", auth={"token": f"{api_token}x"}, wait_timeout=5)
+        refused.disconnect()
+        client.connect(f"{base}?token={api_token}", auth={"token": api_token}, wait_timeout=10)  # polling, upgraded
+        job_id = app.extensions["pas"].jobs.create(JobCard(agent="x1", task="tests.jobs.leak"), trusted=True).job_id
+        bare = celery.send_task("tests.jobs.leak", queue=settings.work_queue).id  # a task failing in Celery itself
+
+        def settled() -> bool:
+            tasks = flower_tasks()
+            return tasks.get(bare, {}).get("state") == "FAILURE" and any(
+                t.get("name") == "pas.jobs.run" and t.get("state") == "SUCCESS" for t in tasks.values()
+            ) and any(e.get("event_type") == "job_failed" for e in heard)  # fmt: skip
+
+        wait_until(settled, 30, 0.2, "the job failed, the bare task failed in Flower, the event heard live")
+        job = requests.get(f"{base}/jobs/{job_id}", timeout=5).json()
+        blobs = {
+            "job": json.dumps(job),
+            "socket.io events": json.dumps(heard),
+            "flower tasks": json.dumps(flower_tasks()),
+        }
+        for path in ("/tasks", f"/task/{bare}", f"/api/task/info/{bare}", "/api/workers", "/workers"):
+            blobs[f"flower {path}"] = requests.get(fl + path, auth=fl_auth, timeout=5).text
+        for path in ("/api/event-stream/events?after=0&limit=10000", "/", "/jobs", f"/jobs/{job_id}"):
+            blobs[f"web {path}"] = requests.get(base + path, timeout=5).text
+        blobs["redis"] = redis_values(app.extensions["redis"], settings.pas_key_prefix)
+        with app.app_context():
+            blobs["sql job"] = str(
+                db.session.execute(text("SELECT * FROM jobs WHERE job_id = :j"), {"j": job_id}).all()
+            )
+    finally:
+        client.disconnect()
+        for proc in procs:  # all at once; gunicorn's quick shutdown
+            if proc.alive():
+                proc.send(signal.SIGINT if proc is web else signal.SIGTERM)
+        for proc in procs:
+            proc.stop()
+    blobs |= {f"{p.name} log": p.output() for p in procs}
+    assert job["status"] == "failed" and "vendor.example/v1/models?key=[REDACTED]" in job["error"], job
+    assert "[REDACTED]" in json.loads(blobs[f"flower /api/task/info/{bare}"])["exception"]
+    runs = [t for t in json.loads(blobs["flower tasks"]).values() if t["name"] == "pas.jobs.run"]
+    assert [t["args"] for t in runs] == [repr([job_id])]  # a job's task carries its id, never its card
+    assert "tests.jobs.leak" in blobs["worker log"] and "job_failed" in blobs["socket.io events"]
+    leaks = {where: [f for s in (api_token, provider_key, flower_password) for f in _leaks(text, s)]
+             for where, text in blobs.items()}  # fmt: skip
+    assert sorted(where for where, found in leaks.items() if found) == []
+
+
+def _answers(url: str, auth: tuple[str, str]) -> bool:
+    try:
+        return requests.get(url, auth=auth, timeout=2).ok
+    except requests.RequestException:
+        return False

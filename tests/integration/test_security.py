@@ -1,5 +1,6 @@
-"""Security items of RELIABILITY.md proven against real processes: Flower's exposure (A4), and the gateway never
-following an upstream's redirect (X3; the vendor adapters' SDKs are tested in test_adapters.py)."""
+"""Security items of RELIABILITY.md proven against real processes: the web open on every interface without a token
+(A3), Flower's exposure (A4), and the gateway never following an upstream's redirect (X3; the vendor adapters' SDKs
+are tested in test_adapters.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from pathlib import Path
 import requests
 
 from tests.integration.conftest import Live
-from tests.support import PYTHON, Listener, Proc, base_env, free_port, unique_prefix, wait_until
+from tests.support import (
+    PYTHON,
+    Listener,
+    Proc,
+    base_env,
+    free_port,
+    port_offset_with_free_ports,
+    unique_prefix,
+    wait_until,
+)
 from tests.upstream import Step, Upstream
 
 FLOWER_AUTH = "ops:flower-canary-1f2e3d"
@@ -28,6 +38,27 @@ def _flower(redis_url: str, logs: Path, **extra: str) -> tuple[Proc, int]:
     port = free_port()
     env = base_env(REDIS_URL=redis_url, PAS_KEY_PREFIX=unique_prefix("fl"), PAS_FLOWER_PORT=str(port), **extra)
     return Proc("flower", [PYTHON, "-m", "app.cli", "flower"], env, logs), port
+
+
+def test_the_web_refuses_every_interface_without_a_token(redis_url: str, database_url: str, tmp_path: Path) -> None:
+    """A3, the documented choice (README, Configuration): with PAS_HOST=0.0.0.0 and no PAS_API_TOKEN, `pas web`,
+    `pas up` and gunicorn on PAS's config file each refuse to start, saying why, and nothing listens."""
+    offset = port_offset_with_free_ports()
+    env = base_env(REDIS_URL=redis_url, DATABASE_URL=database_url, PAS_KEY_PREFIX=unique_prefix("a3"),
+                   PAS_HOST="0.0.0.0", PAS_PORT_OFFSET=str(offset), PAS_ARTIFACTS_DIR=str(tmp_path))  # fmt: skip
+    starts = {"pas web": [PYTHON, "-m", "app.cli", "web"], "pas up": [PYTHON, "-m", "app.cli", "up"],
+              "gunicorn": [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]}  # fmt: skip
+    procs = {name: Proc(name.replace(" ", "-"), argv, env, tmp_path) for name, argv in starts.items()}
+    try:
+        for name, proc in procs.items():
+            assert proc.p.wait(30) == 1, (name, proc.output())
+            out = " ".join(proc.output().split())
+            assert "PAS_API_TOKEN is unset and PAS_HOST=0.0.0.0 is not loopback" in out, (name, out)
+            assert "Set PAS_API_TOKEN, or PAS_HOST=127.0.0.1" in out, (name, out)
+        assert _refused("127.0.0.1", 6100 + offset) and _refused("127.0.0.2", 6121 + offset)
+    finally:
+        for proc in procs.values():
+            proc.stop()
 
 
 def test_flower_listens_on_loopback_only_and_wider_only_behind_basic_auth(redis_url: str, tmp_path: Path) -> None:

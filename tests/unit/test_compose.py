@@ -71,3 +71,19 @@ def test_every_variable_is_a_setting() -> None:
     for name in PAS_SERVICES:
         for var in compose["services"][name]["environment"]:
             assert var.lower() in Settings.model_fields, (name, var)
+
+
+def test_the_compose_web_binds_every_interface_so_it_requires_the_token() -> None:
+    """RELIABILITY A3: a web on 0.0.0.0 without PAS_API_TOKEN refuses to start (config/settings.py), so compose
+    requires the token; every spelling of loopback needs none."""
+    from config.settings import Settings
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = compose["services"]["web"]["environment"]
+    assert env["PAS_API_TOKEN"].startswith("${PAS_API_TOKEN:?")  # compose stops before starting anything
+    assert Settings(pas_host=env["PAS_HOST"], pas_api_token=None).open_bind_refusal()
+    for host in ("", "192.168.1.5", "::", "pas.example"):
+        assert Settings(pas_host=host, pas_api_token=None).open_bind_refusal(), host
+    for host in ("127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"):
+        assert Settings(pas_host=host, pas_api_token=None).open_bind_refusal() is None, host
+    assert Settings(pas_host="0.0.0.0", pas_api_token="t" * 20).open_bind_refusal() is None

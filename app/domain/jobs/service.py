@@ -54,7 +54,10 @@ class Jobs:
         dispatcher: Dispatcher,
         allowed_tasks: Callable[[], frozenset[str]],
         now_ms: Callable[[], int],
+        scrub: Callable[[str], str] = str,
     ) -> None:
+        """`scrub` takes the process's secrets out of a job's error and result, which quote whatever the task's
+        libraries said (a failing call's URL with its `?key=`)."""
         self._store = store
         self._resources = resources
         self._events = events
@@ -62,6 +65,7 @@ class Jobs:
         self._dispatcher = dispatcher
         self._allowed = allowed_tasks
         self._now = now_ms
+        self._scrub = scrub
 
     def _event(self, event_type: str, row: JobRow, *, once: bool = False, **extra: Any) -> None:
         data = {
@@ -159,10 +163,11 @@ class Jobs:
             self._event("job_progress", self._row(job_id))
 
     def finish(self, job_id: str, status: str, *, result: Any = None, error: str | None = None) -> bool:
-        values: dict[str, Any] = {"status": status, "finished_ms": self._now(), "error": error}
+        values: dict[str, Any] = {"status": status, "finished_ms": self._now(),
+                                  "error": None if error is None else self._scrub(error)}  # fmt: skip
         allowed = ["queued", "running"]
         if status == "succeeded":
-            values.update(result=json.dumps(result, default=str), progress=1.0)
+            values.update(result=self._scrub(json.dumps(result, default=str)), progress=1.0)
             allowed = ["running"]
         changed = self._store.transition(job_id, allowed, **values)
         if changed:
