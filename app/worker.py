@@ -6,6 +6,7 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_ready
 
+from app.celery_consumer import VisibilityRenewal
 from app.celery_dispatch import extra_task_modules
 from app.extensions import db
 from app.factory import create_app
@@ -13,6 +14,7 @@ from app.startup_checks import log_worker_config
 
 flask_app = create_app(serve_socketio=False, process="worker")
 celery = flask_app.extensions["celery"]
+celery.steps["consumer"].add(VisibilityRenewal)  # a job running past the visibility timeout is not handed out again
 celery.conf.include = [
     "tasks.heartbeat_monitor",
     "tasks.resource_manager",

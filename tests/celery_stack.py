@@ -118,10 +118,19 @@ class Stack:
         entries = self.redis.hvals(f"{self.settings.pas_key_prefix}:celery:unacked")
         return sum(1 for e in entries if json.loads(e)[2] == self.settings.work_queue)
 
+    def _queue_lists(self) -> list[str]:
+        """The work queue's lists (kombu keeps one per priority step)."""
+        name = f"{self.settings.pas_key_prefix}:celery:{self.settings.work_queue}"
+        return [name + step for step in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
+
     def queued(self) -> int:
         """Job messages waiting, over kombu's priority lists of the work queue."""
-        name = f"{self.settings.pas_key_prefix}:celery:{self.settings.work_queue}"
-        return sum(int(self.redis.llen(name + step)) for step in ("", "\x06\x163", "\x06\x166", "\x06\x169"))
+        return sum(int(self.redis.llen(name)) for name in self._queue_lists())
+
+    def queued_ids(self) -> list[str]:
+        """The task ids (for `pas.jobs.run`, the job ids) of the job messages waiting."""
+        raw = [m for name in self._queue_lists() for m in self.redis.lrange(name, 0, -1)]
+        return [str(json.loads(m)["headers"]["id"]) for m in raw]
 
     def close(self) -> None:
         for proc in reversed(self.procs):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from flask import Flask
 
 from app.factory import create_app, create_tables
 from tests.integration.conftest import Live
+from tests.invariants import Sample, over_allocations, read_events
 from tests.support import wait_until
 
 RM = "http://localhost:6104"
@@ -178,6 +182,71 @@ def test_leases_end_with_their_ttl_and_their_holder(live: Live) -> None:
 
     wait_until(lambda: status(ttl["reservation_id"]) == "expired:ttl", 5, 0.1, "TTL expiry")
     wait_until(lambda: status(held["reservation_id"]) == "expired:holder_down", 6, 0.1, "holder-down expiry")
+
+
+def test_leases_released_at_their_expiry_while_the_reaper_runs_end_once(live: Live) -> None:
+    """RELIABILITY Q4: 300 reservations with 1 s leases; half of them released by their client around the moment
+    the lease runs out (0.1 s before to 0.5 s after), while the real reaper (beat's 1 s resource-manager sweep on
+    the worker) expires the rest and races the releases. A poller reads `allocated` over HTTP all along: never
+    negative, never past capacity; at the end it is 0 and each reservation ended exactly once (one event)."""
+    rm = lambda p: live.url("resource-manager", p)  # noqa: E731
+    r = "gpu_mem_mb"  # no other test on the session's app holds it past its own end
+    assert requests.get(rm("/quotas"), timeout=5).json()["quotas"][r]["allocated"] == 0
+    since = requests.get(live.url("event-stream", "/events?after=0&limit=1"), timeout=5).json()["last_seq"]
+    samples: list[Sample] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        with requests.Session() as s:
+            while not stop.is_set():
+                sent = time.monotonic()
+                q = s.get(rm("/quotas"), timeout=5).json()["quotas"]
+                quotas = {k: (float(v["allocated"]), float(v["total_capacity"])) for k, v in q.items()}
+                samples.append(Sample(sent, time.monotonic(), {}, quotas))
+                time.sleep(0.005)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        with ThreadPoolExecutor(32) as pool:
+            granted = list(pool.map(lambda i: requests.post(rm("/reserve"), timeout=10, json={
+                "job_id": f"q4-{i}", "agent": "q4", r: 1, "ttl_s": 1}).json(), range(300)))  # fmt: skip
+            assert {g["status"] for g in granted} == {"granted"}
+            due = sorted((datetime.fromisoformat(g["expires_at"]).timestamp() + random.uniform(-0.1, 0.5),
+                          g["reservation_id"]) for g in granted[::2])  # fmt: skip
+
+            def release(at: float, rid: str) -> list[str]:
+                time.sleep(max(0.0, at - time.time()))
+                body = requests.post(rm("/release"), json={"reservation_id": rid}, timeout=10)
+                assert body.status_code == 200, body.text
+                return list(body.json()["released_reservations"])
+
+            released = list(pool.map(lambda d: release(*d), due))
+        wait_until(lambda: samples[-1].quotas[r][0] == 0, 5, 0.05, "every lease ended")
+    finally:
+        stop.set()
+        poller.join()
+    assert over_allocations(samples) == [] and len(samples) > 50
+    assert max(s.quotas[r][0] for s in samples) > 0  # the poller saw the leases held
+    assert requests.get(rm("/quotas"), timeout=5).json()["quotas"][r]["allocated"] == 0
+    ours = {g["reservation_id"] for g in granted}
+    rows = requests.get(rm("/reservations?limit=1000"), timeout=5).json()["reservations"]
+    ended = {x["reservation_id"]: f"{x['status']}:{x['reason']}" for x in rows if x["reservation_id"] in ours}
+    by_client = {rid for rids in released for rid in rids}
+    assert len(ended) == 300 and {rid for rid, how in ended.items() if how == "released:released"} == by_client
+    assert Counter(ended.values()) == {"released:released": len(by_client), "expired:ttl": 300 - len(by_client)}
+    # the race happened both ways: some releases came first, some found the lease already reaped
+    print(f"Q4: {len(by_client)} of 150 released first, {len(samples)} samples")
+    assert 0 < len(by_client) < 150, len(by_client)
+    events = read_events(
+        lambda after: requests.get(
+            live.url("event-stream", "/events"), timeout=10, params={"after": max(after, since), "limit": 1000}
+        ).json()
+    )
+    ends = Counter(e["data"]["reservation_id"] for e in events
+                   if e["event_type"] in ("reservation_released", "reservation_expired")
+                   and e["data"].get("reservation_id") in ours)  # fmt: skip
+    assert ends == dict.fromkeys(ours, 1)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,6 @@ import re
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 from tests.catalogue import CATALOGUE, IDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +63,5 @@ def test_each_status_is_consistent() -> None:
         assert proof.partly is None or proof.partly.strip(), key
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 in progress: Q4 unproven")
 def test_no_id_is_missing() -> None:
     assert [key for key in IDS if CATALOGUE[key].missing] == []
