@@ -30,7 +30,8 @@ def integral(value: Any, annotation: Any) -> Any:
     if origin in (Union, types.UnionType):
         if float in args or type(value) is not float:
             return value
-        return next((integral(value, a) for a in args if a is int or get_origin(a) is Annotated), value)
+        # the first member that takes it as an integer (`str | int`: a string member leaves it a float)
+        return next((v for a in args if type(v := integral(value, a)) is int), value)
     if origin is list and isinstance(value, list) and args:
         return [integral(v, args[0]) for v in value]
     return value

@@ -268,3 +268,18 @@ def test_each_hook_event_is_valid_against_exactly_one_branch_of_the_hook_schema(
         body = {"session_id": "s", "hook_event_name": name, "tool_name": "Read", "tool_use_id": "u", "agent_id": "a",
                 "agent_type": "t"}  # fmt: skip
         assert validator.is_valid(body), name
+
+
+def test_an_integral_float_is_an_integer_in_a_union_with_a_string_too() -> None:
+    """`keep_alive: str | int` (Ollama's "5m" or seconds): 300.0 is the integer 300, not a float the string member
+    passes on (the fuzz's positive_data_acceptance found it refused)."""
+    from contracts.models import GenerateRequest
+
+    def keep_alive(value: object) -> object:
+        return GenerateRequest.model_validate_json(json.dumps({"prompt": "p", "keep_alive": value})).keep_alive
+
+    assert keep_alive(300.0) == 300 and type(keep_alive(300.0)) is int
+    assert keep_alive("5m") == "5m" and keep_alive(0) == 0
+    for bad in (300.5, True, [1]):
+        with pytest.raises(ValidationError):
+            keep_alive(bad)
