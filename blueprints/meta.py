@@ -55,6 +55,36 @@ FRONT_DOOR = {
 }
 
 
+# OpenAPI links: which answer's field names the resource a later operation takes in its path (clients and the fuzz's
+# stateful phase follow them). (operation, status) → {link name: (target operationId, {parameter: expression})}.
+LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
+    ("post", "/jobs", "201"): {
+        "GetJob": ("get__jobs_{job_id}", {"job_id": "$response.body#/job_id"}),
+        "KillJob": ("post__jobs_{job_id}_kill", {"job_id": "$response.body#/job_id"}),
+    },
+    ("post", "/api/registry/register", "201"): {
+        "GetService": ("get__api_registry_services_{service_id}", {"service_id": "$response.body#/service_id"}),
+    },
+    ("post", "/api/provider-router/register", "201"): {
+        "GetProvider": ("get__api_provider-router_providers_{name}", {"name": "$response.body#/provider/name"}),
+        "DeleteProvider": ("delete__api_provider-router_providers_{name}", {"name": "$response.body#/provider/name"}),
+    },
+}
+
+
+def _add_links(spec: dict[str, Any]) -> None:
+    ids = {op.get("operationId") for ops in spec["paths"].values() for op in ops.values()}
+    for (method, path, status), links in LINKS.items():
+        response = spec["paths"].get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": target, "parameters": params}
+            for name, (target, params) in links.items()
+            if target in ids  # a route renamed or gone drops its link, never a dangling one
+        }
+
+
 def _path(rule: str) -> str:
     """A Flask rule as spectree writes it: /services/<path:service_id> → /services/{service_id}."""
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
@@ -72,6 +102,7 @@ def describe_mode(spec: dict[str, Any], app: Flask, *, secured: bool) -> dict[st
     an unknown id is a 404)."""
     spec.pop("security", None)
     spec["components"].pop("securitySchemes", None)
+    _add_links(spec)
     if secured:
         spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     for rule in app.url_map.iter_rules():

@@ -262,3 +262,20 @@ def test_every_port_serves_index_openapi_and_docs(client: FlaskClient) -> None:
     assert "/api/registry/register" in main["paths"] and "/api/heartbeat-monitor/alerts" in main["paths"]
     schema = main["paths"]["/api/registry/register"]["post"]["requestBody"]["content"]["application/json"]
     assert schema["schema"]["$ref"].split("/")[-1].startswith("RegisterRequest")
+
+
+def test_openapi_links_lead_from_each_created_resource_to_its_reads(client: FlaskClient) -> None:
+    """POST /jobs → GET /jobs/{job_id} and its kill, register → GET /services/{service_id}, a provider → its read and
+    delete: each link names an operation the document has and a path parameter of it (the fuzz's stateful phase and
+    clients follow them); the id the link reads is really where it points in the answer."""
+    spec = client.get("/openapi.json").json
+    ops = {op["operationId"]: (path, op) for path, item in spec["paths"].items() for op in item.values()}
+    links = [(path, link) for path, item in spec["paths"].items() for op in item.values()
+             for response in op["responses"].values() for link in response.get("links", {}).values()]  # fmt: skip
+    assert {path for path, _ in links} == {"/jobs", "/api/registry/register", "/api/provider-router/register"}
+    for _, link in links:
+        target_path, target = ops[link["operationId"]]
+        path_params = {p["name"] for p in target.get("parameters", []) if p["in"] == "path"}
+        assert set(link["parameters"]) == path_params, (link, target_path)
+    r = client.post(f"{REG}/register", json=body(service_id="linked"))
+    assert r.status_code == 201 and r.json["service_id"] == "linked"  # $response.body#/service_id
