@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import Protocol
 
+import redis
+
 from app.valkey import EmbeddedValkey, wait_ready
 
 
@@ -49,7 +51,17 @@ def frozen(proc: Signalled) -> Iterator[None]:
 
 def restart_valkey(valkey: EmbeddedValkey, down_s: float = 0.0, kill: bool = True) -> float:
     """kill -9 (or SIGTERM) the Valkey, keep it down for `down_s`, start it again on the same port and the same
-    append-only file. Returns how long it was unreachable, in seconds."""
+    append-only file. Returns how long it was unreachable, in seconds.
+
+    The kill comes once every write acknowledged so far is on disk (WAITAOF): `appendfsync everysec` may lose the
+    last second (RELIABILITY decision 9, the budget PAS accepts), and a busy disk makes Valkey postpone its AOF
+    writes past the replies; what is under test is everything acknowledged before that second."""
+    client = redis.Redis.from_url(valkey.url)
+    try:
+        client.incr("pas-faults:aof-sync")  # WAITAOF waits for this client's own last write, and all before it
+        client.execute_command("WAITAOF", 1, 0, 5000)
+    finally:
+        client.close()
     started = time.monotonic()
     valkey.stop(kill=kill)
     if down_s:
