@@ -313,10 +313,9 @@ CATALOGUE: dict[str, Proof] = {
             f"{REG}test_control_and_bidi_characters_in_ids_are_refused",
             f"{REG}test_bad_register_input_is_4xx_json_and_changes_nothing[long-name]",
             "tests/unit/test_contracts.py::test_every_id_a_client_stores_has_a_documented_pattern",
-            f"{INT}test_hmi.py::test_dashboard_live_in_chromium",
+            f"{INT}test_hmi_hostile_names.py::test_hostile_names_render_inertly_on_every_page",
             f"{INT}test_hmi_agent_pages.py::test_tree_shows_the_catalogue_lit_by_claude_code",
         ),
-        partly="the HMI is shown one hostile string (an <img onerror> name), not each string of the list",
     ),
     "V9": Proof(
         "Schemathesis over /openapi.json, every check, stateful, fixed seed: 0 failures",
@@ -330,13 +329,14 @@ CATALOGUE: dict[str, Proof] = {
     ),
     "S2": Proof(
         "last seq older than the stream window: told to re-snapshot; the view equals REST state",
-        (f"{ES}test_a_client_older_than_the_window_is_told_to_resnapshot",),
-        partly="the server's resnapshot answer only; the HMI's rebuilt view is not compared with REST",
+        (
+            f"{ES}test_a_client_older_than_the_window_is_told_to_resnapshot",
+            f"{INT}test_hmi.py::test_a_page_behind_the_stream_window_resnapshots_to_the_rest_state",
+        ),
     ),
     "S3": Proof(
         "200 emits from a Celery worker to a browser on another web process: all arrive, p99 < 500 ms",
         (f"{SYS}test_topology.py::test_s3_200_emits_from_a_worker_all_arrive",),
-        partly="python-socketio clients on both web processes, not a browser",
     ),
     "S4": Proof(
         "restart Valkey: within 10 s NUMSUB = web processes, a new event reaches clients",

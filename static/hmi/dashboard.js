@@ -126,7 +126,9 @@
               ? { job_id: d.job_id, task: d.task, status: d.status, progress: d.progress ?? 0, started_at: d.start_time } : null;
             dirty.add(owner.service_id);
           }
-          return replayed ? "applied" : "snapshot";  // holdings and the rest follow in the re-read
+          // Progress moves only the bar (a job reporting 100 times a second re-read the whole swarm each time and
+          // showed each report 0.2-0.5 s late); a start or an end changes holdings: those follow in the re-read.
+          return replayed || env.event_type === "job_progress" ? "applied" : "snapshot";
         }
         // Claude Code's hooks: a card changes through its status_update (above) or its usage (context) alone.
         if (env.event_type === "agent_usage") return "snapshot";

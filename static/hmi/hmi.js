@@ -286,9 +286,13 @@
   // Replay (after, …] over REST: the way back from a gap or a reconnect without losing or doubling events. Live
   // events that arrive meanwhile are held and applied after, so everything lands in seq order.
   let replaying = false;
+  let replayAgain = false;
   async function replay(after) {
-    if (replaying) return;
+    // Asked again meanwhile (a reconnect): the running replay's answer may predate the outage, so one more
+    // follows it from where it ends (dropping the ask left the page behind until some later live event).
+    if (replaying) { replayAgain = true; return; }
     replaying = true;
+    replayAgain = false;
     try {
       let cursor = after;
       for (;;) {
@@ -303,6 +307,7 @@
     } finally {
       replaying = false;
     }
+    if (replayAgain) { replay(state.lastSeq ?? 0); return; }  // it releases the held events when done
     const held = state.held.splice(0).sort((a, b) => a.seq - b.seq);
     for (const env of held) onLive(env);
   }

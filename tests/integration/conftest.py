@@ -4,7 +4,6 @@ real Celery worker and beat as processes, all on the run's private Valkey and ke
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -165,25 +164,6 @@ def app(make_settings: Callable[..., Settings]) -> Iterator[Flask]:
     create_tables(app)
     yield app
     app.extensions["redis"].close()
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, driven by Playwright (never `playwright install`)."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (.ci/ensure-chromium could not install it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
 
+from models.event_store import EventStore
+from models.keys import Keys
 from tests.integration.conftest import Live
 from tests.support import wait_until
 
@@ -180,3 +184,108 @@ def test_costs_page_shows_receipts_live(live: Live, browser, upstreams, screensh
     assert page.evaluate("window.__xss") is None and dialogs == [] and errors == []
     page.screenshot(path=str(screenshots / "costs-live.png"), full_page=True)
     page.close()
+
+
+def dashboard_view(page: Any) -> dict[str, list[str]]:
+    """The dashboard's cards: service id -> [name, status] (the status is the third part of the meta line)."""
+    cards = page.eval_on_selector_all(
+        "#services [data-service-id]",
+        """ns => ns.map(n => [n.dataset.serviceId,
+        n.querySelector('.label').textContent, n.querySelector('.meta').textContent.split(' · ')[2]])""",
+    )
+    return {sid: [name, status] for sid, name, status in cards}
+
+
+def registry_view(live: Live) -> dict[str, list[str]]:
+    items = requests.get(live.url("registry", "/services"), timeout=5).json()["items"]
+    return {i["service_id"]: [i["name"], i["status"]] for i in items}
+
+
+def test_a_page_behind_the_stream_window_resnapshots_to_the_rest_state(live: Live, browser: Any) -> None:
+    """RELIABILITY S2 in Chromium: the dashboard's socket is cut while its replay of a gap is in flight (held
+    until the page is back, then answered with what the server said before the outage); meanwhile a service
+    leaves, one arrives, one degrades, and then more events than the stream's window keep are written (a writer
+    with a 100-event window, the product's own trimming), so the page's last seq is older than the window. Back,
+    its replay is told to re-snapshot, and the cards (ids, names, statuses) equal the registry's REST state. The
+    tab counts as hidden (its 5 s refresh is off) and hears no live event until it has read a snapshot (another
+    test's event would make it read one): only the resnapshot instruction can heal it."""
+    reg = live.url("registry", "/register")
+    base = {"type": "agent", "role": "production", "url": "internal://x", "caps": ["c"], "heartbeat_interval_s": 3600}
+    for sid in ("s2-gone", "s2-kept"):
+        assert requests.post(reg, json={**base, "service_id": sid, "name": sid}, timeout=5).status_code == 201
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});")
+    state = {"away": False, "back": False, "hold": False, "joined": 0}
+    sockets: list[Any] = []
+    held: list[tuple[Any, Any]] = []  # (route, the server's answer when it was asked)
+    answers: list[Any] = []  # every replay answer the page got
+    snaps: list[Any] = []  # the dashboard's snapshots read since it is back
+
+    def on_server_message(ws: Any, m: str | bytes) -> None:
+        text = str(m)
+        state["joined"] += text.startswith('42["connected"')
+        if not (state["back"] and not snaps and text.startswith('42["event"')):
+            ws.send(m)
+
+    def socket_route(ws: Any) -> None:  # every Socket.IO WebSocket of the page goes through here
+        if state["away"]:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+        sockets.extend((ws, server))
+        ws.on_message(server.send)
+        server.on_message(lambda m: on_server_message(ws, m))
+
+    def replay_route(route: Any) -> None:
+        if state["hold"] and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), socket_route)
+    page.route(re.compile(r"/api/event-stream/events\?"), replay_route)
+    page.on("response", lambda r: answers.append(r) if "/api/event-stream/events?" in r.url else None)
+    page.on("response", lambda r: snaps.append(r) if "/api/swarm" in r.url and state["back"] else None)
+    page.goto(live.url(None, "/"))
+    page.wait_for_selector("#conn.on", timeout=10_000)
+    page.wait_for_selector('[data-service-id="s2-gone"]', timeout=10_000)
+    pas = live.app.extensions["pas"]
+    state["hold"] = True
+    pas.events.append("s2_unsent", "test", {})  # never emitted: the next live event shows the page a gap
+    requests.post(live.url("event-stream", "/broadcast"), json={"event_type": "s2_gap", "data": {}}, timeout=5)
+    wait_until(lambda: page.wait_for_timeout(20) or held, 5, 0, "the page's replay of the gap")
+    state["away"] = True
+    for ws in sockets:
+        ws.close()
+    page.wait_for_selector("#conn.off", timeout=5_000)
+    assert requests.post(live.url("registry", "/deregister"), json={"service_id": "s2-gone"}, timeout=5).ok
+    assert requests.post(reg, json={**base, "service_id": "s2-new", "name": "s2-new"}, timeout=5).status_code == 201
+    beat = {"service_id": "s2-kept", "status": "degraded", "message": "slow"}
+    assert requests.put(live.url("registry", "/heartbeat"), json=beat, timeout=5).ok
+    head = pas.events.last_seq()
+    # the durable copies (archive, monitor alerts) hold everything so far: the short window costs them nothing
+    wait_until(lambda: min(pas.events.archived(), pas.events.shipped()) >= head, 10, 0.05, "the archive shipped")
+    narrow = EventStore(live.redis, Keys(live.settings.pas_key_prefix), maxlen=100)
+    for i in range(300):
+        narrow.append("s2_flood", "test", {"i": i})
+    assert pas.events.length() < 300
+    joined = state["joined"]
+    state["away"], state["back"] = False, True
+    page.wait_for_selector("#conn.on", timeout=10_000)  # socket.io-client's own reconnect (about 1 s)
+    wait_until(lambda: page.wait_for_timeout(20) or state["joined"] > joined, 5, 0, "the server's hello")
+    route, stale = held[0]
+    route.fulfill(response=stale)  # the replay that was in flight lands only now, its answer from before
+    # (Playwright hands over the page's events only inside its own calls: each poll waits on the page a little)
+    told = lambda: [(r.url.split("?")[1], r.json()["resnapshot"]) for r in list(answers)]  # noqa: E731
+    try:
+        wait_until(lambda: page.wait_for_timeout(20) or any(t for _, t in told()), 10, 0, "the resnapshot")
+    except AssertionError:
+        raise AssertionError(f"never told to re-snapshot; the page's replays: {told()}") from None
+    wait_until(lambda: page.wait_for_timeout(20) or snaps, 5, 0, "a snapshot read after the resnapshot instruction")
+    wait_until(lambda: dashboard_view(page) == registry_view(live), 5, 0.1, "the cards equal the registry")
+    view = dashboard_view(page)
+    assert "s2-gone" not in view and view["s2-new"] == ["s2-new", "ok"] and view["s2-kept"] == ["s2-kept", "degraded"]
+    context.close()
+    requests.post(live.url("registry", "/deregister"), json={"service_id": "s2-kept"}, timeout=5)
+    requests.post(live.url("registry", "/deregister"), json={"service_id": "s2-new"}, timeout=5)
