@@ -87,8 +87,12 @@ def test_ten_of_thirty_die_and_the_rest_never_flap(live: Live) -> None:
     wait_until(lambda: done() == len(dying), 1.0, 0.05, "every deregistration alert")
     alerts = all_alerts()
     for sid in dying:
-        mine = [a["alert_type"] for a in alerts if a["service_id"] == sid]
-        assert mine == ["heartbeat_miss", "service_down", "service_deregistered"], (sid, mine)
+        mine = [(a["alert_type"], a["last_seen"]) for a in alerts if a["service_id"] == sid]
+        # The final silence climbs the whole ladder once. On a loaded machine the gap between registering and
+        # the first beat may itself pass an interval: that earlier silence earns its own single warning.
+        final = max(seen for _, seen in mine)
+        assert [t for t, seen in mine if seen == final] == ["heartbeat_miss", "service_down", "service_deregistered"]
+        assert [t for t, seen in mine if seen != final] in ([], ["heartbeat_miss"]), (sid, mine)
     # a beat up to 20 % late may earn a warning, never a down
     assert not [a for a in alerts if a["service_id"] in living and a["alert_type"] != "heartbeat_miss"]
 
