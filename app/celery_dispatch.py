@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+import redis
 from celery import Celery
 
 log = logging.getLogger("pas.jobs")
@@ -89,16 +91,41 @@ class CeleryDispatcher:
         self._celery = celery
         self._queue = queue
 
-    def enqueue(self, job_id: str, timeout_s: int, priority: int) -> None:
+    def enqueue(self, job_id: str, timeout_s: int, priority: int, message_id: str | None = None) -> None:
         # The hard time limit kills the pool child; beat's reconcile catches a worker that died instead.
         self._celery.send_task(
             "pas.jobs.run",
             args=[job_id],
-            task_id=job_id,
+            task_id=message_id or job_id,
             queue=self._queue,
             time_limit=timeout_s,
             priority=priority,
         )
 
-    def revoke(self, job_id: str) -> None:
-        self._celery.control.revoke(job_id, terminate=True, signal="SIGKILL")
+    def revoke(self, message_id: str) -> None:
+        self._celery.control.revoke(message_id, terminate=True, signal="SIGKILL")
+
+    def held_message_ids(self) -> set[str]:
+        """kombu's Redis transport keeps a queue as one list per priority step and every delivered message in the
+        `unacked` hash until its ack; all are read in one MULTI, so a message moving between them is seen once."""
+        with self._celery.connection_for_read() as conn:
+            channel: Any = conn.default_channel
+            prefix = channel.global_keyprefix
+            lists = [prefix + channel._q_for_pri(self._queue, step) for step in channel.priority_steps]
+            client = redis.Redis.from_url(self._celery.conf.broker_url, socket_timeout=10)
+            try:
+                pipe = client.pipeline(transaction=True)
+                for name in lists:
+                    pipe.lrange(name, 0, -1)
+                pipe.hvals(prefix + channel.unacked_key)
+                *waiting, unacked = pipe.execute()
+            finally:
+                client.close()
+        ids = {task_id(json.loads(raw)) for batch in waiting for raw in batch}
+        return ids | {task_id(json.loads(raw)[0]) for raw in unacked}
+
+
+def task_id(message: Any) -> str:
+    """A kombu message's task id (Celery's protocol 2 puts it in the headers), or '' when it has none."""
+    headers = message.get("headers") if isinstance(message, dict) else None
+    return str(headers.get("id") or "") if isinstance(headers, dict) else ""

@@ -16,6 +16,7 @@ from app.wiring import build_services
 from config.celery import celery_config
 from config.settings import ROOT, Settings, get_settings
 from models.keys import Keys
+from models.schema import add_missing_columns
 
 
 def create_app(settings: Settings | None = None, *, serve_socketio: bool = True, process: str = "web") -> Flask:
@@ -111,3 +112,4 @@ def create_tables(app: Flask) -> None:
 
     with app.app_context():
         db.create_all()
+        add_missing_columns(db.engine, db.metadata)

@@ -55,6 +55,7 @@ from models.event_store import EventStore
 from models.gateway_store import GatewayStore
 from models.governor_store import GovernorStore
 from models.invocation_store import InvocationStore
+from models.job_dispatch_store import JobDispatchStore
 from models.job_store import JobStore
 from models.keys import Keys
 from models.llm_call_store import LlmCallStore
@@ -136,6 +137,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         events,
         emitter,
         CeleryDispatcher(app.extensions["celery"], settings.work_queue),
+        JobDispatchStore(client, keys),
         allowed_job_tasks,
         events.now_ms,
         scrub_secrets,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from models.jobs import JobRow
@@ -30,12 +30,14 @@ class JobStore:
             result: Any = session.execute(stmt)
             return bool(result.rowcount == 1)
 
-    def begin_attempt(self, job_id: str, now_ms: int) -> int | None:
-        """queued|running → running with attempts + 1; None when the job is not runnable any more."""
+    def begin_attempt(self, job_id: str, message_id: str, now_ms: int) -> int | None:
+        """queued|running → running with attempts + 1, for the job's current message only; None when the job is
+        not runnable any more or `message_id` is not its current message."""
         with Session(self._engine) as session, session.begin():
             row = session.scalars(
                 select(JobRow)
                 .where(JobRow.origin == self._origin, JobRow.job_id == job_id, JobRow.status.in_(["queued", "running"]))
+                .where(func.coalesce(JobRow.message_id, JobRow.job_id) == message_id)
                 .with_for_update()
             ).first()
             if row is None:
@@ -44,6 +46,18 @@ class JobStore:
             row.status = "running"
             row.started_ms = row.started_ms or now_ms
             return row.attempts
+
+    def replace_message(self, job_id: str, old: str, new: str) -> bool:
+        """A queued job's current message becomes `new`, if it still is `old` (compare-and-set)."""
+        stmt = (
+            update(JobRow)
+            .where(JobRow.origin == self._origin, JobRow.job_id == job_id, JobRow.status == "queued")
+            .where(func.coalesce(JobRow.message_id, JobRow.job_id) == old)
+            .values(message_id=new)
+        )
+        with Session(self._engine) as session, session.begin():
+            result: Any = session.execute(stmt)
+            return bool(result.rowcount == 1)
 
     def get(self, job_id: str) -> JobRow | None:
         with Session(self._engine, expire_on_commit=False) as session:
@@ -62,3 +76,20 @@ class JobStore:
                 select(JobRow).where(JobRow.origin == self._origin, JobRow.status == "running")
             ).all()
         return [r for r in rows if r.started_ms and r.started_ms + r.timeout_s * 1000 + grace_ms < now_ms]
+
+    def queued_before(self, created_before_ms: int, limit: int) -> list[JobRow]:
+        """Queued jobs created before the given time, oldest first."""
+        with Session(self._engine, expire_on_commit=False) as session:
+            return list(
+                session.scalars(
+                    select(JobRow)
+                    .where(JobRow.origin == self._origin, JobRow.status == "queued")
+                    .where(JobRow.created_ms < created_before_ms)
+                    .order_by(JobRow.created_ms)
+                    .limit(limit)
+                )
+            )
+
+
+def current_message(row: JobRow) -> str:
+    return row.message_id or row.job_id

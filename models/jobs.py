@@ -30,5 +30,8 @@ class JobRow(Base):
     started_ms: Mapped[int | None] = mapped_column(BigInteger)
     finished_ms: Mapped[int | None] = mapped_column(BigInteger)
     timeout_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The task id of the job's current message; None = the job id (its first). Only that message may begin the
+    # job: a message the reconciler replaced (the broker had lost it, or seemed to) is dropped when it turns up.
+    message_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_jobs_origin_status_created", "origin", "status", "created_ms"),)

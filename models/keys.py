@@ -69,6 +69,13 @@ class Keys:
     def sweep_lock(self) -> str:
         return f"{self.prefix}:heartbeat_monitor:sweep_lock"
 
+    # jobs — the reconciler's look for job messages the broker lost (see models/job_dispatch_store.py)
+    def jobs_lost_scan(self) -> str:  # string with PX: present = a scan ran within its period
+        return f"{self.prefix}:jobs:lost_scan"
+
+    def jobs_missing(self) -> str:  # hash: job id -> ms of the first scan that found its message nowhere
+        return f"{self.prefix}:jobs:missing"
+
     # resource manager — amounts are integers in each resource's unit (cpu and disk_gb in thousandths)
     def rm(self, entity: str) -> str:
         return f"{self.prefix}:resource_manager:{entity}"

@@ -18,10 +18,10 @@ from app.wiring import services
 STORES_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OperationalError)
 
 
-@shared_task(name="pas.jobs.run", ignore_result=True)
-def run(job_id: str) -> None:
+@shared_task(name="pas.jobs.run", ignore_result=True, bind=True)
+def run(self: Any, job_id: str) -> None:
     try:
-        _run(job_id)
+        _run(job_id, self.request.id)
     except STORES_UNREACHABLE as exc:
         # Raised, the task would be acknowledged as done (acks_late acks failures) and the job lost, `running` until
         # its timeout. Requeued instead — or, with the broker away too, left in its `unacked` hash for the
@@ -29,9 +29,9 @@ def run(job_id: str) -> None:
         raise Reject(f"{type(exc).__name__}: {exc}", requeue=True) from exc
 
 
-def _run(job_id: str) -> None:
+def _run(job_id: str, message_id: str | None) -> None:
     jobs = services().jobs
-    card = jobs.begin(job_id)
+    card = jobs.begin(job_id, message_id)
     if card is None:
         return
     token = current_job.set(job_id)

@@ -174,10 +174,12 @@ CATALOGUE: dict[str, Proof] = {
         (f"{SYS}test_celery_faults.py::test_a_countdown_past_the_visibility_timeout_is_refused_at_the_call_site",),
     ),
     "C6": Proof(
-        "200 tasks queued, kill -9 Valkey, restart from AOF: all 200 run, each side effect once",
-        (f"{SYS}test_celery_faults.py::test_queued_jobs_survive_valkey_killed_and_restarted_from_its_aof",),
-        partly="a message a worker popped (BRPOP) just before the kill, not yet in kombu's `unacked`, is lost: its "
-        "job stays queued (the test xfails on exactly that); the reconciler does not re-dispatch queued jobs yet",
+        "200 tasks queued, kill -9 Valkey, restart from AOF: all 200 run, each side effect once; a message the "
+        "broker lost (popped, not yet in `unacked`) is found missing by the reconciler and its job runs once",
+        (
+            f"{SYS}test_celery_faults.py::test_queued_jobs_survive_valkey_killed_and_restarted_from_its_aof",
+            f"{SYS}test_celery_faults.py::test_a_job_whose_message_the_broker_lost_is_dispatched_again_and_runs_once",
+        ),
     ),
     "C7": Proof(
         "SIGTERM a worker's main process (as pas up and docker stop do) with 20 jobs in flight: 0 lost",

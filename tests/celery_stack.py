@@ -118,18 +118,18 @@ class Stack:
         entries = self.redis.hvals(f"{self.settings.pas_key_prefix}:celery:unacked")
         return sum(1 for e in entries if json.loads(e)[2] == self.settings.work_queue)
 
-    def _queue_lists(self) -> list[str]:
+    def queue_lists(self) -> list[str]:
         """The work queue's lists (kombu keeps one per priority step)."""
         name = f"{self.settings.pas_key_prefix}:celery:{self.settings.work_queue}"
         return [name + step for step in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
 
     def queued(self) -> int:
         """Job messages waiting, over kombu's priority lists of the work queue."""
-        return sum(int(self.redis.llen(name)) for name in self._queue_lists())
+        return sum(int(self.redis.llen(name)) for name in self.queue_lists())
 
     def queued_ids(self) -> list[str]:
         """The task ids (for `pas.jobs.run`, the job ids) of the job messages waiting."""
-        raw = [m for name in self._queue_lists() for m in self.redis.lrange(name, 0, -1)]
+        raw = [m for name in self.queue_lists() for m in self.redis.lrange(name, 0, -1)]
         return [str(json.loads(m)["headers"]["id"]) for m in raw]
 
     def close(self) -> None:
@@ -162,8 +162,9 @@ def celery_stack(tmp: Path, database_url: str) -> Iterator[Stack]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = settings_env(settings)
     try:
-        beat = [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler", "redbeat.RedBeatScheduler",
-                "--loglevel", "INFO"]  # fmt: skip
+        # The product's scheduler (as `pas up` runs it): plain RedBeat exits when Valkey restarts under it.
+        beat = [str(BIN / "celery"), "-A", "app.worker", "beat", "--scheduler",
+                "app.celery_beat:OutageProofRedBeatScheduler", "--loglevel", "INFO"]  # fmt: skip
         stack.procs.append(Proc("beat", beat, env, stack.logs))
         system = Proc("system", celery_argv(settings, "system", settings.system_queue, 2), env, stack.logs)
         stack.procs.append(system)

@@ -18,7 +18,8 @@ from app.domain.timefmt import iso
 from contracts.jobs import JobCard, JobRecord, JobResources, JobsQuery
 from contracts.resource_manager import KillResponse, ReserveDenied, ResourceRequest
 from models.event_store import EventStore
-from models.job_store import JobStore
+from models.job_dispatch_store import JobDispatchStore
+from models.job_store import JobStore, current_message
 from models.jobs import JobRow
 
 log = logging.getLogger("pas.jobs")
@@ -28,6 +29,13 @@ TIMEOUT_GRACE_MS = 2000
 # A job's final event is written once per job, however often its ending is settled (see _settle); the marker
 # outlives any redelivery of its task.
 FINAL_EVENT_ONCE_MS = 7 * 86400 * 1000
+# The broker can lose a job's message: a Valkey killed between a worker's pop of it and kombu's write of it to
+# `unacked` (RELIABILITY C6); a publish that never reached a store that was away. The job stays `queued`, and no
+# worker will ever begin it. The reconciler looks, at most every LOST_SCAN_EVERY_MS, for queued jobs older than
+# LOST_AFTER_MS whose message the broker does not hold, and dispatches again the ones two looks found missing.
+LOST_AFTER_MS = 5000
+LOST_SCAN_EVERY_MS = 4000
+LOST_SCAN_LIMIT = 1000
 FINAL_EVENTS = {"succeeded": "job_completed", "failed": "job_failed", "killed": "job_killed", "timeout": "job_killed"}
 
 # The job a task is running for, so a task can report progress without taking the id as an argument.
@@ -35,9 +43,14 @@ current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 
 
 class Dispatcher(Protocol):
-    def enqueue(self, job_id: str, timeout_s: int, priority: int) -> None: ...
+    def enqueue(self, job_id: str, timeout_s: int, priority: int, message_id: str | None = None) -> None:
+        """Publishes the job's message, with `message_id` as its task id (default: the job id)."""
 
-    def revoke(self, job_id: str) -> None: ...
+    def revoke(self, message_id: str) -> None: ...
+
+    def held_message_ids(self) -> set[str]:
+        """The task ids of every message the broker holds for the work queue: waiting, or delivered and not
+        acknowledged yet — one consistent snapshot."""
 
 
 class JobDenied(Conflict):
@@ -52,6 +65,7 @@ class Jobs:
         events: EventStore,
         emitter: EventEmitter,
         dispatcher: Dispatcher,
+        dispatch_store: JobDispatchStore,
         allowed_tasks: Callable[[], frozenset[str]],
         now_ms: Callable[[], int],
         scrub: Callable[[str], str] = str,
@@ -63,6 +77,7 @@ class Jobs:
         self._events = events
         self._emitter = emitter
         self._dispatcher = dispatcher
+        self._dispatch_store = dispatch_store
         self._allowed = allowed_tasks
         self._now = now_ms
         self._scrub = scrub
@@ -127,7 +142,7 @@ class Jobs:
         now = self._now()
         changed = self._store.transition(job_id, ["queued", "running"], status=status, finished_ms=now, error=reason)
         if changed:
-            self._dispatcher.revoke(job_id)
+            self._dispatcher.revoke(current_message(row))
         killed = self._resources.kill_job_reservations(job_id, reason)
         if changed:
             row = self._row(job_id)
@@ -143,12 +158,16 @@ class Jobs:
 
     # worker side
 
-    def begin(self, job_id: str) -> JobCard | None:
-        attempt = self._store.begin_attempt(job_id, self._now())
-        if attempt is None:  # killed, timed out or finished meanwhile
+    def begin(self, job_id: str, message_id: str | None = None) -> JobCard | None:
+        """The worker's start of a delivery of the job's message `message_id` (default: the job id)."""
+        attempt = self._store.begin_attempt(job_id, message_id or job_id, self._now())
+        if attempt is None:  # killed, timed out or finished meanwhile; or a message replaced by another
             row = self._store.get(job_id)
             if row is not None and row.status in FINAL_EVENTS:
                 self._settle(row)  # its ending may have been cut short (the store away): this delivery completes it
+            elif row is not None:
+                log.info("job_stale_message", extra={"job_id": job_id, "message_id": message_id,
+                                                     "current": current_message(row)})  # fmt: skip
             return None
         row = self._row(job_id)
         if attempt > MAX_ATTEMPTS:
@@ -186,11 +205,34 @@ class Jobs:
             self._event("job_killed", row, once=True, reason=row.error)
 
     def reconcile(self) -> list[str]:
-        """Beat: jobs running past their hard timeout (the worker died or missed it) are killed."""
+        """Beat: jobs running past their hard timeout (the worker died or missed it) are killed; queued jobs whose
+        message the broker lost are dispatched again. Returns the jobs it acted on."""
         overdue = self._store.overdue(self._now(), TIMEOUT_GRACE_MS)
         for row in overdue:
             self.kill(row.job_id, f"hard timeout of {row.timeout_s}s", status="timeout")
-        return [r.job_id for r in overdue]
+        return [r.job_id for r in overdue] + self._dispatch_lost()
+
+    def _dispatch_lost(self) -> list[str]:
+        now = self._now()
+        if not self._dispatch_store.scan_due(LOST_SCAN_EVERY_MS):
+            return []
+        candidates = self._store.queued_before(now - LOST_AFTER_MS, LOST_SCAN_LIMIT)
+        held = self._dispatcher.held_message_ids() if candidates else set()
+        missing = {r.job_id: r for r in candidates if current_message(r) not in held}
+        since = self._dispatch_store.missing_since(set(missing), now)
+        again = []
+        for job_id, first_ms in since.items():
+            if first_ms >= now:  # first seen missing by this look: the next one decides
+                continue
+            row, new = missing[job_id], f"{job_id}.{uuid.uuid4().hex[:12]}"
+            # The row owns its message: once it names the new one, the old one, should it turn up after all, is
+            # dropped by begin() — the job runs once either way.
+            if self._store.replace_message(job_id, current_message(row), new):
+                self._dispatcher.enqueue(job_id, row.timeout_s, JobCard.model_validate_json(row.card).priority, new)
+                lost = {"job_id": job_id, "message_id": new, "lost": current_message(row), "missing_since_ms": first_ms}
+                log.warning("job_dispatched_again", extra=lost)
+                again.append(job_id)
+        return again
 
     # reads
 
