@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints import (
         adapters,
         agent_router,
+        anthropic_api,
         event_stream,
         gateway,
         heartbeat_monitor,
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(gateway.bp)
     app.register_blueprint(agent_router.bp)
     app.register_blueprint(openai_api.bp)
+    app.register_blueprint(anthropic_api.bp)
     models.register_model_routes(app)
     app.register_blueprint(adapters.bp)
     app.register_blueprint(meta.bp)

@@ -16,6 +16,7 @@ from config.settings import Settings
 log = logging.getLogger("pas.http")
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ANTHROPIC_PREFIX = "/anthropic/"  # where the token may also come as `x-api-key` (Anthropic's SDK and Claude Code)
 
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:
@@ -28,6 +29,8 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
         if token is not None and request.method in MUTATING:
             header = request.headers.get("Authorization", "")
             scheme, _, presented = header.partition(" ")
+            if scheme.lower() != "bearer" and request.path.startswith(ANTHROPIC_PREFIX):
+                scheme, presented = "bearer", request.headers.get("x-api-key", "")  # what Anthropic clients send
             if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token):
                 raise Unauthorized("a valid 'Authorization: Bearer <PAS_API_TOKEN>' header is required")
 

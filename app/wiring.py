@@ -21,6 +21,7 @@ from app.domain.control.service import Operations
 from app.domain.errors import PasError
 from app.domain.event_stream.archive import EventArchive
 from app.domain.event_stream.service import EventStream
+from app.domain.gateway.anthropic_surface import Alias, context_tracker, load_aliases
 from app.domain.gateway.calls import GatewayConfig
 from app.domain.gateway.service import Gateway
 from app.domain.heartbeat_monitor.monitor import HeartbeatMonitor, MonitorConfig
@@ -89,6 +90,7 @@ class Services:
     llm_calls_store: LlmCallStore
     local_models: LocalModels
     adapters: Adapters
+    anthropic_aliases: list[Alias]
 
 
 def build_services(app: Flask, settings: Settings) -> Services:
@@ -246,6 +248,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         ),
         provider_headers=lambda p: _provider_auth(settings, p),
         secrets=lambda: _secrets(settings, router),
+        observe=context_tracker(governor),
     )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,
@@ -257,6 +260,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         llm_calls_store,
         local_models,
         _adapters(settings, llm_calls_store, celery),
+        load_aliases(settings.pas_anthropic_aliases),
     )  # fmt: skip
 
 
@@ -344,6 +348,8 @@ def registered(registry: Registry, service_id: str) -> ServiceRecord | None:
 
 def _provider_auth(settings: Settings, provider: Provider) -> dict[str, str]:
     key = settings.provider_key(provider.api_key_env) if provider.api_key_env else None
+    if provider.protocol == "anthropic":  # Anthropic's own header; the bearer scheme is for OAuth tokens there
+        return {"x-api-key": key} if key else {}
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 

@@ -10,6 +10,8 @@ per request than any gateway put in front of it; it is the "floor".
 Routes
   POST /v1/chat/completions  fixed, valid chat.completion JSON with a usage block
                              ("stream": true -> the same answer as SSE chunks)
+  POST /v1/messages          Anthropic's Messages API: a fixed message with usage ("stream": true -> its SSE
+                             events: message_start, ping, content_block_*, message_delta, message_stop)
   GET  /v1/models            one model list
   GET  /health               {"status":"ok","requests":N}
 
@@ -120,6 +122,34 @@ def chat_completion(req: dict) -> bytes:
     return _response(200, json.dumps(body, separators=(",", ":")).encode())
 
 
+def anthropic_message(req: dict) -> bytes:
+    n = STATS["requests"]
+    model = req.get("model") if isinstance(req.get("model"), str) else "mock-claude"
+    mid = f"msg_mock_{os.getpid()}_{n}"
+    usage = {"input_tokens": 12, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 7}
+    message = {"id": mid, "type": "message", "role": "assistant", "model": model,
+               "content": [{"type": "text", "text": REPLY_TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
+               "usage": usage}  # fmt: skip
+    if req.get("stream") is not True:
+        return _response(200, json.dumps(message, separators=(",", ":")).encode())
+
+    def event(kind: str, data: dict) -> bytes:
+        return b"event: " + kind.encode() + b"\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    parts = [event("message_start", {"type": "message_start", "message": start}), event("ping", {"type": "ping"}),
+             event("content_block_start", {"type": "content_block_start", "index": 0,
+                                           "content_block": {"type": "text", "text": ""}})]  # fmt: skip
+    for word in REPLY_TEXT.split(" "):
+        parts.append(event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                   "delta": {"type": "text_delta", "text": word + " "}}))  # fmt: skip
+    parts.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    parts.append(event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                                         "stop_sequence": None}, "usage": {"output_tokens": 7}}))  # fmt: skip
+    parts.append(event("message_stop", {"type": "message_stop"}))
+    return _response(200, b"".join(parts), ctype=b"text/event-stream")
+
+
 MODELS = json.dumps(
     {"object": "list", "data": [{"id": "mock-gpt", "object": "model", "created": 0, "owned_by": "mock"}]}
 ).encode()
@@ -138,6 +168,15 @@ def route(method: str, path: str, body: bytes) -> bytes:
         if not isinstance(req, dict):
             return _error(400, "body must be a JSON object")
         return chat_completion(req)
+    if path == "/v1/messages":
+        if method != "POST":
+            return _error(405, "use POST")
+        STATS["requests"] += 1
+        try:
+            req = json.loads(body) if body else {}
+        except ValueError:
+            return _error(400, "body is not valid JSON")
+        return anthropic_message(req) if isinstance(req, dict) else _error(400, "body must be a JSON object")
     if path == "/health":
         return _response(200, json.dumps({"status": "ok", "requests": STATS["requests"]}).encode())
     if path in ("/v1/models", "/models"):

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
 
     # Provider router and gateway
     pas_providers_matrix: Path = ROOT / "config" / "providers.matrix.json"
+    pas_anthropic_aliases: Path = ROOT / "config" / "anthropic_aliases.json"  # Anthropic-surface model names
     # Hosts (host or host:port, comma-separated) PAS may send model calls to, besides its own loopback ports.
     pas_upstream_allowlist: str = ""
     pas_router_refresh_s: float = Field(default=0.5, gt=0, le=60)

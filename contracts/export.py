@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from contracts.agent_router import AgentDiscoverRequest, AgentInvokeRequest
 from contracts.agents import AgentConfig
+from contracts.anthropic import MessagesRequest
 from contracts.events import EventEnvelope
 from contracts.gateway import ChatCompletionRequest, InvokeRequest, Receipt, RouteRequest
 from contracts.heartbeat_monitor import Alert
@@ -35,6 +36,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "invoke_request": InvokeRequest,
     "receipt": Receipt,
     "chat_completion_request": ChatCompletionRequest,
+    "anthropic_messages_request": MessagesRequest,
     "claude_code_hook": ClaudeCodeHook,
     "agent_discover_request": AgentDiscoverRequest,
     "agent_invoke_request": AgentInvokeRequest,

@@ -77,12 +77,19 @@ class Receipt(Body):
     timestamp: str
     provider: str | None
     model: str | None
-    input_tokens: int
+    input_tokens: int  # uncached input; with an upstream that reports cache use, the two fields below add to it
     output_tokens: int
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
     tokens_exact: bool
     cost_usd: float
     latency_ms: float
     status: ReceiptStatus
+    surface: Literal["openai", "anthropic"] = Field(
+        default="openai", description="the protocol the caller spoke: openai (/v1, /route, /invoke) or anthropic"
+    )
+    session_id: str | None = Field(default=None, description="the Claude Code session (X-Claude-Code-Session-Id)")
+    agent_id: str | None = Field(default=None, description="the Claude Code sub-agent (x-claude-code-agent-id)")
     dry_run: bool = False
     stream: bool = False
     error_message: str | None = None

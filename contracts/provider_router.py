@@ -28,7 +28,10 @@ class ProviderRegisterRequest(Request):
     context_window: int = Field(ge=1, le=2_000_000)
     cost_per_input_token: FiniteFloat = Field(ge=0, le=1)
     cost_per_output_token: FiniteFloat = Field(ge=0, le=1)
-    # An OpenAI base URL: PAS calls <endpoint>/chat/completions. The pattern is the shape (http(s), a host, no
+    # The wire the endpoint speaks: `openai` (PAS calls <endpoint>/chat/completions, key as a Bearer token) or
+    # `anthropic` (<endpoint>/v1/messages, key as x-api-key); PAS translates between the two where they differ.
+    protocol: Literal["openai", "anthropic"] = "openai"
+    # An OpenAI base URL (or Anthropic's, per `protocol`). The pattern is the shape (http(s), a host, no
     # credentials, query or fragment); the host must also be allowlisted (PAS_UPSTREAM_ALLOWLIST) or one of PAS's
     # own model services, and never PAS's own gateway ports (422 naming `endpoint` otherwise).
     endpoint: str = Field(min_length=1, max_length=2000, pattern=ENDPOINT_PATTERN)
@@ -52,7 +55,8 @@ class ProviderRecord(Body):
     metadata: dict[str, Any] | None
     capabilities: list[str]
     tier: str | None = None
-    api_key_env: str | None = None  # the variable's name; PAS sends its value as a Bearer token upstream
+    api_key_env: str | None = None  # the variable's name; PAS sends its value upstream (per protocol)
+    protocol: Literal["openai", "anthropic"] = "openai"
     status: ProviderStatus
     healthy: bool
     source: ProviderSource

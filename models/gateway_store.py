@@ -29,6 +29,7 @@ class BeginOutcome:
     budget: int = 0
     spent: int = 0
     inflight: int = 0
+    events: list[str] = field(default_factory=list)  # the budget_exceeded alert, the first time a budget refuses
 
 
 @dataclass
@@ -76,11 +77,13 @@ class GatewayStore:
     ) -> BeginOutcome:
         raw: Any = self._begin(
             [*self._budget_keys(run_id, agent), *self._pending()],
-            [*self._common(), receipt_id, json.dumps(pending, separators=(",", ":")), estimate, expire_ms],
-        )
+            [*self._common(), receipt_id, json.dumps(pending, separators=(",", ":")), estimate, expire_ms, run_id,
+             agent],
+        )  # fmt: skip
         if int(raw[0]) == 1:
             return BeginOutcome(True, now_ms=int(raw[1]))
-        return BeginOutcome(False, 0, "run" if int(raw[1]) == 1 else "agent", int(raw[2]), int(raw[3]), int(raw[4]))
+        return BeginOutcome(False, 0, "run" if int(raw[1]) == 1 else "agent", int(raw[2]), int(raw[3]), int(raw[4]),
+                            [str(e) for e in raw[5]])  # fmt: skip
 
     def finish(
         self,

@@ -78,15 +78,15 @@ def _at(spec: dict[str, Any], roots: dict[str, Any], path: str) -> list[dict[str
 @schemathesis.check
 def refusal_names_the_field(ctx: Any, response: Any, case: Any) -> None:
     """RELIABILITY V4: every 422 names the field path it refuses — a parameter or a path into the body schema, in
-    PAS's shape (`field`, `errors[].field`) or OpenAI's (`error.param`) — and an enum's refusal lists every allowed
+    PAS's shape (`field`, `errors[].field`), OpenAI's (`error.param`) or Anthropic's (`error.field`) — and an enum's refusal lists every allowed
     value. An unknown field (extra_forbidden) is not looked up: its key is unknown by definition."""
     if response.status_code != 422:
         return
     body = response.json()
-    if isinstance(body.get("error"), dict):  # /v1: one param, pydantic's message (so its kind) after it
+    if isinstance(body.get("error"), dict):  # /v1, /anthropic: one field, pydantic's message (so its kind) after it
         msg = body["error"].get("message", "")
         kind = "extra_forbidden" if "Extra inputs are not permitted" in msg else ""
-        items = [{"field": body["error"].get("param"), "msg": msg, "type": kind}]
+        items = [{"field": body["error"].get("param") or body["error"].get("field"), "msg": msg, "type": kind}]
     else:  # PAS's: `field` is the first of `errors` (a domain refusal has no list)
         items = body.get("errors") or [{"field": body.get("field"), "msg": body.get("detail", ""), "type": ""}]
         assert body.get("field") == items[0].get("field"), f"`field` is not the first error's: {body}"

@@ -7,7 +7,8 @@ Anthropic `POST /v1/messages` (JSON or its SSE events), Gemini `POST /v1beta/mod
 Each request takes the next `Step` of the script (then `default`): an answer (text, or a tool call, with a stop
 reason and exact usage), an HTTP error (with Retry-After, or a Location: a
 redirect), or a delay. A request whose key is not `key` gets the
-vendor's 401, quoting the key back as OpenAI does. Requests are recorded (body, path; `key_ok` instead of the key)."""
+vendor's 401, quoting the key back as OpenAI does. Requests are recorded (body and its raw bytes, path, the
+anthropic-version/-beta headers; `key_ok` instead of the key)."""
 
 from __future__ import annotations
 
@@ -243,7 +244,9 @@ def start_standin(kind: Kind, key: str) -> Standin:
             got = got or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key") or ""
             path = self.path.split("?")[0]
             stream = bool(body.get("stream")) or ":streamGenerateContent" in path
-            step = standin.take({"path": path, "body": body, "key_ok": got == key, "stream": stream})
+            versions = {h: self.headers[h] for h in ("anthropic-version", "anthropic-beta") if h in self.headers}
+            step = standin.take({"path": path, "body": body, "key_ok": got == key, "stream": stream, "raw": raw,
+                                 "headers": versions})  # fmt: skip
             time.sleep(step.delay_s)
             status = step.status if got == key else 401
             if status != 200:

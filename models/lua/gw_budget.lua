@@ -1,6 +1,7 @@
 -- Gateway: set (or replace) a budget; what was spent and what is in flight are kept.
 -- KEYS[1] budget hash. ARGV[4] budget (micro-USD), [5] scope, [6] name.
 redis.call('HSET', KEYS[1], 'budget', ARGV[4])
+redis.call('HDEL', KEYS[1], 'alerted')  -- a new budget: its first refusal alerts again
 redis.call('HSETNX', KEYS[1], 'spent', 0)
 redis.call('HSETNX', KEYS[1], 'inflight', 0)
 local b = redis.call('HMGET', KEYS[1], 'spent', 'inflight')

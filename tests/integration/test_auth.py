@@ -38,7 +38,8 @@ def test_every_mutating_route_requires_the_token(secured: Flask, caplog: pytest.
         assert none.status_code == 401, (method, path)
         assert none.headers["WWW-Authenticate"] == "Bearer"
         error = none.json["error"]  # /v1 answers in OpenAI's shape, everything else in ErrorBody's
-        assert (error["code"] if path.startswith("/v1/") else error) == "unauthorized", (method, path, none.json)
+        vendor_shape = path.startswith(("/v1/", "/anthropic/"))  # OpenAI's and Anthropic's: {"error": {"code": …}}
+        assert (error["code"] if vendor_shape else error) == "unauthorized", (method, path, none.json)
         wrong = client.open(path, method=method, json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401, (method, path)
         right = client.open(path, method=method, json={}, headers={"Authorization": f"Bearer {TOKEN}"})

@@ -20,6 +20,8 @@ NOT_JSON = ["application/vnd.evil+json", "application/json-patch+json", "text/js
 # Claude Code's hook events carry fields PAS does not know yet: accepted and ignored (README and
 # test_agent_hooks_untrusted.py).
 ACCEPTS_UNKNOWN_FIELDS = {"/api/agent-router/hooks/claude-code"}
+# Anthropic's Messages API grows fields with every Claude Code release: they pass through to the upstream.
+ACCEPTS_UNKNOWN_FIELDS |= {"/anthropic/v1/messages", "/anthropic/v1/messages/count_tokens"}
 # ... and events PAS does not know yet: an unlisted hook_event_name is one of them (OtherHook), not an error.
 OPEN_ENUMS = {("/api/agent-router/hooks/claude-code", "hook_event_name")}
 
@@ -43,8 +45,8 @@ def test_malformed_wrong_type_and_oversized_bodies(app: Flask) -> None:
     before = store_snapshot(app)
     for method, path in routes:
         malformed = c.open(path, method=method, data="{oops", content_type="application/json")
-        error = malformed.json["error"]  # /v1 answers in OpenAI's shape: {"error": {"code": …}}
-        code = error["code"] if path.startswith("/v1/") else error
+        error = malformed.json["error"]  # /v1 and /anthropic answer in their vendor's shape: {"error": {"code": …}}
+        code = error["code"] if path.startswith(("/v1/", "/anthropic/")) else error
         assert malformed.status_code == 400 and code == "malformed_json", (method, path)
         wrong = c.open(path, method=method, data="a=1", content_type="application/x-www-form-urlencoded")
         assert wrong.status_code == 415 and wrong.is_json, (method, path, wrong.status_code)
@@ -195,9 +197,10 @@ def _put(body: object, path: tuple, value: object) -> object:
 
 
 def _named(answer: dict) -> dict[str, str]:
-    """field path -> message, in either error shape (PAS's `errors`, OpenAI's one `param`)."""
+    """field path -> message, in any error shape (PAS's `errors`, OpenAI's one `param`, Anthropic's `field`)."""
     if isinstance(answer.get("error"), dict):
-        return {answer["error"].get("param") or "": answer["error"]["message"]}
+        err = answer["error"]
+        return {err.get("param") or err.get("field") or "": err["message"]}
     return {e["field"]: e["msg"] for e in answer.get("errors", [])} or {answer.get("field", ""): answer["detail"]}
 
 

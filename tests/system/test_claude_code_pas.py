@@ -83,9 +83,9 @@ def _pas_cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def _pas_up(tmp: Path, token: str | None) -> Iterator[Pas]:
+def _pas_up(tmp: Path, token: str | None, **extra_env: str) -> Iterator[Pas]:
     """`pas up` (embedded Valkey, so `pas agents register` goes through the API), the catalogue registered, and a
-    scratch project rendered by `pas agents install`."""
+    scratch project rendered by `pas agents install`. `extra_env`: more of PAS's settings."""
     offset = port_offset_with_free_ports()
     env = base_env(
         PAS_ARTIFACTS_DIR=str(tmp / "artifacts"),
@@ -95,6 +95,7 @@ def _pas_up(tmp: Path, token: str | None) -> Iterator[Pas]:
         PAS_LOG_LEVEL="INFO",
         PAS_HOOK_GRACE_S=str(GRACE_S),
         **({"PAS_API_TOKEN": token} if token else {}),
+        **extra_env,
     )
     env.pop("REDIS_URL", None)
     proc = Proc("pas-up", [str(BIN / "pas"), "up", "--no-flower", "--workers", "1"], env, tmp)

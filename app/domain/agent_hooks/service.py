@@ -199,6 +199,10 @@ class AgentHooks:
 
     # beat
 
+    def agent_type(self, agent_id: str) -> str | None:
+        """The catalogue agent a Claude Code sub-agent runs as (its SubagentStart said), if PAS saw it start."""
+        return self._store.run(agent_id).get("agent_type") or None
+
     def sweep(self) -> int:
         """Sessions past their grace (after Stop / SessionEnd) or idle too long: their leftover runs finish."""
         outcome = self._store.sweep(self._config.sweep_batch)

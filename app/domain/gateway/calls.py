@@ -37,6 +37,10 @@ class CallMeta:
     timeout_s: float | None = None
     metadata: dict[str, Any] | None = None
     hops: int = 0  # PAS gateways this call already passed through (X-PAS-Hops)
+    surface: str = "openai"  # the protocol the caller speaks: openai (/v1, /route, /invoke) or anthropic
+    session_id: str | None = None  # the Claude Code session and sub-agent the call is for, if any
+    agent_id: str | None = None
+    forward_headers: dict[str, str] = field(default_factory=dict)  # caller's headers the upstream needs as they came
 
 
 @dataclass

@@ -38,6 +38,13 @@ def describe(failure: UpstreamFailure) -> str:
     return failure.outcome
 
 
+def cached_tokens(usage: dict[str, object]) -> int:
+    """OpenAI's `prompt_tokens_details.cached_tokens` (0 when absent or not a count)."""
+    details = usage.get("prompt_tokens_details")
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
 class SseTally:
     """Counts what passes through a server-sent-events relay: content characters and the final usage."""
 
@@ -45,6 +52,7 @@ class SseTally:
         self.bytes = 0
         self.chars = 0
         self.usage: tuple[int, int] | None = None
+        self.cached = 0  # of the prompt tokens, those the upstream read from its cache
         self.done = False
         self._buf = b""
 
@@ -69,6 +77,7 @@ class SseTally:
                 usage = obj.get("usage") if isinstance(obj, dict) else None
                 if isinstance(usage, dict) and "prompt_tokens" in usage:
                     self.usage = (int(usage["prompt_tokens"]), int(usage.get("completion_tokens", 0)))
+                    self.cached = cached_tokens(usage)
                 for choice in obj.get("choices") or [] if isinstance(obj, dict) else []:
                     content = (choice.get("delta") or {}).get("content")
                     if isinstance(content, str):

@@ -19,10 +19,11 @@ from app.domain.errors import (
 from app.domain.gateway.calls import Call, CallMeta, CallResult, GatewayConfig
 from app.domain.gateway.pricing import cost_usd, estimate_prompt_tokens, max_out_tokens
 from app.domain.gateway.receipt_log import ReceiptLog
-from app.domain.gateway.relay import SseTally, describe, estimate_completion, usage
+from app.domain.gateway.relay import describe
 from app.domain.gateway.reports import GatewayReports
 from app.domain.gateway.shipping import idempotent, ship_receipts
 from app.domain.gateway.upstream import HOPS_HEADER, RECEIPT_HEADER, ScrubbedStream, ScrubbingClient
+from app.domain.gateway.wires import Relay, Usage, Wire, openai_shaped, wire
 from app.domain.ids import new_id
 from app.domain.provider_router.routing import Ask, Decision, Provider, Scored
 from app.domain.provider_router.service import ProviderRouter, candidate
@@ -49,6 +50,7 @@ class Gateway(GatewayReports):
         provider_headers: Callable[[Provider], dict[str, str]] = lambda p: {},
         sleep: Callable[[float], None] = time.sleep,
         secrets: Callable[[], Iterable[str]] = tuple,
+        observe: Callable[[dict[str, Any], Provider | None], None] = lambda receipt, provider: None,
     ) -> None:
         self.router = router
         self._store = store
@@ -59,6 +61,7 @@ class Gateway(GatewayReports):
         self._log = ReceiptLog(config.costs_dir)
         self._headers = provider_headers
         self._sleep = sleep
+        self._observe = observe  # each closed receipt, once: the token governor takes a sub-agent's context
 
     @property
     def receipt_log(self) -> ReceiptLog:
@@ -77,8 +80,9 @@ class Gateway(GatewayReports):
         decision = self.router.decide(ask)
         return Call(meta, new_id(), t0, decision, (time.perf_counter() - t0) * 1000)
 
-    def call(self, ask: Ask, payload: dict[str, Any] | None, meta: CallMeta) -> CallResult:
-        """Non-streaming. payload None = a dry run. Raises NoProvider, BudgetExceeded, UpstreamError."""
+    def call(self, ask: Ask, payload: dict[str, Any] | None, meta: CallMeta, raw: bytes | None = None) -> CallResult:
+        """Non-streaming. payload None = a dry run; `raw` = the body as the caller sent it (an Anthropic-protocol
+        upstream gets it as it came). Raises NoProvider, BudgetExceeded, UpstreamError."""
         call = self._start(ask, meta)
         if call.decision.winner is None:
             self._close(call, None, "error", error="no provider meets the requirements")
@@ -87,26 +91,29 @@ class Gateway(GatewayReports):
         if payload is None:
             receipt = self._close(call, call.decision.winner.provider, "success", dry_run=True)
             return CallResult(receipt, None, call.decision)
-        self._begin(call, payload)
+        shaped = openai_shaped(meta.surface, payload)
+        self._begin(call, shaped)
         failure: UpstreamFailure | None = None
         fallback_from: str | None = None
-        for scored, reply_or_failure in self._attempts(call, payload, stream=False):
+        for scored, way, reply_or_failure in self._attempts(call, payload, raw, stream=False):
             if isinstance(reply_or_failure, UpstreamFailure):
                 failure = reply_or_failure
                 continue
             body: bytes = reply_or_failure  # type: ignore[assignment]
             first = call.decision.ranked[0].provider.name
             fallback_from = first if scored.provider.name != first else None
-            tokens = usage(body)
+            try:
+                answer = way.answer(body)
+            except (ValueError, TypeError, KeyError, AttributeError):  # not a body of the provider's protocol
+                failure = UpstreamFailure("protocol_error", False, 502)
+                break
+            tokens = way.usage(body)
+            exact = tokens is not None
             if tokens is None:
-                exact, in_t, out_t = False, estimate_prompt_tokens(payload), estimate_completion(body)
-            else:
-                exact, (in_t, out_t) = True, tokens
-            receipt = self._close(
-                call, scored.provider, "success", in_tokens=in_t, out_tokens=out_t, exact=exact,
-                fallback_from=fallback_from,
-            )  # fmt: skip
-            return CallResult(receipt, body, call.decision)
+                tokens = (estimate_prompt_tokens(shaped), way.completion_estimate(body), 0, 0)
+            receipt = self._close(call, scored.provider, "success", tokens=tokens, exact=exact,
+                                  fallback_from=fallback_from)  # fmt: skip
+            return CallResult(receipt, answer, call.decision)
         self._fail(call, failure)
         raise AssertionError("unreachable")
 
@@ -126,53 +133,60 @@ class Gateway(GatewayReports):
             exc.upstream = (failure.status, failure.body)  # the OpenAI surface passes the client's error through
         raise exc
 
-    def stream(self, ask: Ask, payload: dict[str, Any], meta: CallMeta) -> Iterator[bytes]:
+    def stream(self, ask: Ask, payload: dict[str, Any], meta: CallMeta, raw: bytes | None = None) -> Iterator[bytes]:
         """Streaming: retries and fallback only before the first byte; the receipt closes when the stream ends."""
         call = self._start(ask, meta)
         if call.decision.winner is None:
             self._close(call, None, "error", error="no provider meets the requirements")
             raise NoProvider("no provider meets the requirements", field="requirements")
-        self._begin(call, payload)
+        shaped = openai_shaped(meta.surface, payload)
+        self._begin(call, shaped)
         failure: UpstreamFailure | None = None
-        for scored, opened in self._attempts(call, payload, stream=True):
+        for scored, way, opened in self._attempts(call, payload, raw, stream=True):
             if isinstance(opened, UpstreamFailure):
                 failure = opened
                 continue
             assert isinstance(opened, ScrubbedStream)
-            return self._relay(call, scored, opened, payload)
+            return self._relay(call, scored, way.relay(), opened, shaped)
         self._fail(call, failure)
         raise AssertionError("unreachable")
 
-    def _relay(self, call: Call, scored: Scored, upstream: ScrubbedStream, payload: dict[str, Any]) -> Iterator[bytes]:
+    def _relay(
+        self, call: Call, scored: Scored, sse: Relay, upstream: ScrubbedStream, payload: dict[str, Any]
+    ) -> Iterator[bytes]:
         first = call.decision.ranked[0].provider.name
         fallback_from = first if scored.provider.name != first else None
-        sse = SseTally()
-        status, error = "success", None
+        status, error, relayed = "success", None, 0
         keep_ms = int(((call.meta.timeout_s or self.config.default_timeout_s) + self.config.interrupted_grace_s) * 1000)
         extended = time.monotonic()
         try:
             for chunk in upstream.chunks():
-                sse.feed(chunk)
-                yield chunk
+                relayed += len(chunk)
+                out = sse.feed(chunk)
+                if out:
+                    yield out
                 if time.monotonic() - extended > keep_ms / 4000:  # a long stream is alive: not the sweeper's
                     extended = time.monotonic()
                     self._store.extend_pending(call.receipt_id, keep_ms)
-            if not sse.done:  # an OpenAI stream ends with [DONE]; a bare EOF is a broken stream
+            rest = sse.close()
+            if rest:
+                yield rest
+            if not sse.done:  # each protocol ends a stream in its own way; a bare EOF is a broken stream
                 raise UpstreamFailure("stream_ended_early", False)
         except UpstreamFailure as exc:
-            status, error = "partial", f"upstream stream broke after {sse.bytes} bytes: {exc.outcome}"
-            yield b'data: {"error":{"message":"upstream stream broke","type":"upstream_error"}}\n\n'
+            status, error = "partial", f"upstream stream broke after {relayed} bytes: {exc.outcome}"
+            yield sse.broken
         except GeneratorExit:
             status, error = "partial", "client disconnected"
             raise
         finally:
             upstream.close()
-            if sse.usage is not None:
-                exact, (in_t, out_t) = True, sse.usage
-            else:
-                exact, in_t, out_t = False, estimate_prompt_tokens(payload), -(-sse.chars // CHARS_PER_TOKEN)
-            self._close(call, scored.provider, status, in_tokens=in_t, out_tokens=out_t, exact=exact,
-                        fallback_from=fallback_from, error=error, stream=True)  # fmt: skip
+            tokens = sse.usage
+            exact = tokens is not None
+            if tokens is None:
+                tokens = (estimate_prompt_tokens(payload), -(-sse.chars // CHARS_PER_TOKEN), 0, 0)
+            self._close(call, scored.provider, status, tokens=tokens, exact=exact, fallback_from=fallback_from,
+                        error=error, stream=True)  # fmt: skip
 
     def _begin(self, call: Call, payload: dict[str, Any]) -> None:
         in_t, out_t = estimate_prompt_tokens(payload), max_out_tokens(payload)
@@ -190,6 +204,7 @@ class Gateway(GatewayReports):
             call.receipt_id, meta.run_id or "default", meta.agent, pending, call.estimate, expire_ms
         )
         if not outcome.granted:
+            self._emit(outcome.events)
             pct = 100.0 * (outcome.spent + outcome.inflight) / outcome.budget if outcome.budget else 100.0
             scope = "run " + (meta.run_id or "default") if outcome.scope == "run" else "agent " + meta.agent
             detail = f"Budget exceeded: {pct:.1f}% used ({scope})"
@@ -197,16 +212,19 @@ class Gateway(GatewayReports):
             raise BudgetExceeded(detail, field="budget", status="budget_exceeded", percent_used=round(pct, 2))
         call.pending = True
 
-    def _attempts(self, call: Call, payload: dict[str, Any], *, stream: bool) -> Iterator[tuple[Scored, object]]:
-        """Yields (candidate, body | UpstreamStream | UpstreamFailure) per attempt, in order, until one
+    def _attempts(
+        self, call: Call, payload: dict[str, Any], raw: bytes | None, *, stream: bool
+    ) -> Iterator[tuple[Scored, Wire, object]]:
+        """Yields (candidate, its wire, body | UpstreamStream | UpstreamFailure) per attempt, in order, until one
         succeeds (the caller stops iterating), a non-retryable error, or the deadline."""
         timeout = call.meta.timeout_s or self.config.default_timeout_s
         deadline = call.t0 + timeout
         for scored in call.decision.ranked[: self.config.max_providers]:
             p = scored.provider
-            body = json.dumps({**payload, "model": p.model}, separators=(",", ":")).encode()
-            url = p.endpoint + "/chat/completions"
-            headers = {**self._headers(p), HOPS_HEADER: str(call.meta.hops + 1), RECEIPT_HEADER: call.receipt_id}
+            way = wire(call.meta.surface, p, payload, raw, call.meta.forward_headers)
+            body, url = way.body, p.endpoint + way.path
+            headers = {**way.headers, **self._headers(p), HOPS_HEADER: str(call.meta.hops + 1),
+                       RECEIPT_HEADER: call.receipt_id}  # fmt: skip
             for attempt in range(1 + self.config.retries):
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
@@ -231,7 +249,7 @@ class Gateway(GatewayReports):
                             "request_id": call.meta.request_id,
                         },
                     )
-                    yield scored, failure
+                    yield scored, way, failure
                     if not failure.retryable:
                         return  # a 4xx the next provider would answer the same way
                     if attempt < self.config.retries:
@@ -245,7 +263,7 @@ class Gateway(GatewayReports):
                 ms = (time.perf_counter() - t) * 1000
                 call.records.append(AttemptRecord(p.name, True, ms))
                 call.attempts.append({"provider": p.name, "outcome": "ok", "ms": round(ms, 3), "retryable": False})
-                yield scored, result
+                yield scored, way, result
                 return
 
     def _close(
@@ -254,8 +272,7 @@ class Gateway(GatewayReports):
         provider: Provider | None,
         status: str,
         *,
-        in_tokens: int = 0,
-        out_tokens: int = 0,
+        tokens: Usage = (0, 0, 0, 0),
         exact: bool = True,
         dry_run: bool = False,
         fallback_from: str | None = None,
@@ -266,7 +283,9 @@ class Gateway(GatewayReports):
         meta = call.meta
         total_ms = (time.perf_counter() - call.t0) * 1000
         upstream_ms = sum(a["ms"] for a in call.attempts)
-        cost = cost_usd(provider, in_tokens, out_tokens) if provider is not None else 0.0
+        in_tokens, out_tokens, cache_read, cache_written = tokens
+        # Cache tokens are priced as input here (what a provider charges for them varies; PAS does not model it).
+        cost = cost_usd(provider, in_tokens + cache_read + cache_written, out_tokens) if provider is not None else 0.0
         receipt: dict[str, Any] = {
             "receipt_id": call.receipt_id,
             "request_id": meta.request_id,
@@ -277,6 +296,8 @@ class Gateway(GatewayReports):
             "model": provider.model if provider else None,
             "input_tokens": in_tokens,
             "output_tokens": out_tokens,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_written,
             "tokens_exact": exact,
             "cost_usd": cost,
             "latency_ms": round(total_ms, 3),
@@ -297,6 +318,9 @@ class Gateway(GatewayReports):
             "candidates": [candidate(c) for c in call.decision.ranked[: self.config.max_providers + 2]],
             "selection_reason": call.decision.reason,
             "metadata": meta.metadata,
+            "surface": meta.surface,
+            "session_id": meta.session_id,
+            "agent_id": meta.agent_id,
         }
         line = json.dumps(receipt, separators=(",", ":"))
         # A live call writes its JSONL line first: a process killed between the two steps leaves the line, and
@@ -309,6 +333,7 @@ class Gateway(GatewayReports):
             if sweeper:
                 self._log.append(meta.run_id, line)
             self._emit(outcome.events)
+            self._observe(receipt, provider)
         elif not sweeper:  # the sweeper closed it first (this process stalled past the deadline): its line stands
             log.warning("receipt_already_closed", extra={"receipt_id": call.receipt_id, "status": status})
         for name in outcome.cooled:

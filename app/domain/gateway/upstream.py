@@ -14,7 +14,9 @@ from app.providers.openai_compat import OpenAICompatClient, UpstreamFailure, Ups
 HOPS_HEADER = "X-PAS-Hops"  # how many PAS gateways this call has already passed through
 RECEIPT_HEADER = "X-PAS-Receipt-Id"  # the receipt of the call an upstream request serves: its logs join PAS's
 MAX_HOPS = 3  # an inbound call that has passed this many is refused (508 loop_detected)
-_NOT_SECRET = frozenset({"content-type", "accept", "user-agent", HOPS_HEADER.lower(), RECEIPT_HEADER.lower()})
+_NOT_SECRET = frozenset({"content-type", "accept", "user-agent", "anthropic-version", "anthropic-beta",
+                         "x-claude-code-session-id", "x-claude-code-agent-id", HOPS_HEADER.lower(),
+                         RECEIPT_HEADER.lower()})  # fmt: skip
 
 
 def parse_hops(value: str | None) -> int:

@@ -68,6 +68,7 @@ def load_matrix(path: Path, host: str = "127.0.0.1", offset: int = 0) -> Matrix:
                 # PAS's own model services announce themselves in the registry: routable only while healthy there
                 service_id=name if own else None,
                 api_key_env=entry.get("api_key_env"),
+                protocol="anthropic" if entry.get("protocol") == "anthropic" else "openai",
             )
         )
     rp = raw.get("routing_policy") or {}

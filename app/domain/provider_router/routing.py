@@ -35,6 +35,7 @@ class Provider:
     active: bool = True
     service_id: str | None = None  # the registry entry whose health gates this provider, if any
     api_key_env: str | None = None  # where its API key is (an environment variable's name), if it needs one
+    protocol: str = "openai"  # the wire its endpoint speaks: openai (/chat/completions) or anthropic (/v1/messages)
 
 
 @dataclass(frozen=True, slots=True)

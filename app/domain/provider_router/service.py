@@ -186,8 +186,8 @@ class ProviderRouter:
             "cost_per_input_token": p.cost_in, "cost_per_output_token": p.cost_out, "endpoint": p.endpoint,
             "features": sorted(p.features), "capabilities": sorted(p.capabilities), "tier": p.tier,
             "slo": e.slo, "metadata": e.metadata, "source": p.source, "active": False,
-            "service_id": p.service_id, "api_key_env": p.api_key_env, "created_ms": e.created_ms,
-            "updated_ms": now_ms,
+            "service_id": p.service_id, "api_key_env": p.api_key_env, "protocol": p.protocol,
+            "created_ms": e.created_ms, "updated_ms": now_ms,
         }  # fmt: skip
         self._store.upsert(name, record)
         self._refresh_now()
@@ -212,6 +212,7 @@ class ProviderRouter:
             capabilities=sorted(p.capabilities),
             tier=p.tier,
             api_key_env=p.api_key_env,
+            protocol="anthropic" if p.protocol == "anthropic" else "openai",
             status=status,
             healthy=p.active and not cooling and live.registry_ok is not False,
             source=p.source,

@@ -60,6 +60,7 @@ def api_entry(name: str, rec: Any, started_ms: int) -> Entry | None:
             active=bool(rec.get("active", True)),
             service_id=rec.get("service_id"),
             api_key_env=rec.get("api_key_env"),
+            protocol="anthropic" if rec.get("protocol") == "anthropic" else "openai",
         ),
         Live(),
         stored_int(rec.get("created_ms"), started_ms),
