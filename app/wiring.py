@@ -248,7 +248,7 @@ def build_services(app: Flask, settings: Settings) -> Services:
         ),
         provider_headers=lambda p: _provider_auth(settings, p),
         secrets=lambda: _secrets(settings, router),
-        observe=context_tracker(governor),
+        observe=context_tracker(governor, agent_hooks.add_cost),
     )
     return Services(
         settings, client, keys, events, emitter, registry, monitor, resource_manager, jobs, governor, event_stream,

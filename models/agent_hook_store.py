@@ -157,6 +157,10 @@ class AgentHookStore:
         agents, sessions, runs, (sec, usec) = pipe.execute()
         return int(agents), int(sessions), int(runs), int(sec) * 1000 + int(usec) // 1000
 
+    def add_cost(self, service_id: str, cost_usd: float) -> None:
+        """A gateway receipt's cost, on the catalogue agent's totals (the tree's cost per agent)."""
+        self._r.hincrbyfloat(self._keys.hook_totals_prefix() + key_part(service_id), "cost_usd", cost_usd)
+
     # reads for the HMI
 
     def timeline(self, count: int) -> list[str]:

@@ -138,6 +138,13 @@ def test_claude_code_runs_a_delegating_session_through_pas_to_an_anthropic_upstr
     run = _claude(claude_code, pas, upstreams.standin)
     print(f"claude -p through PAS (pass-through), one delegation: {run.elapsed_s:.2f} s")
     _check_session(pas, upstreams.standin, run, PASS)
+    session = run.result["session_id"] if run.result else ""
+    spent = sum(r["cost_usd"] for r in _receipts(pas, session, 4) if r["agent"] == "corpus-auditor")
+    tree = pas.get("/api/tree")
+    (root,) = [n for n in tree["children"] if n["service_id"] == "agent-architect"]
+    (data,) = [n for n in root["children"] if n["service_id"] == "agent-director-data"]
+    (auditor,) = [n for n in data["children"] if n["service_id"] == "agent-corpus-auditor"]
+    assert spent > 0 and auditor["cost_usd"] >= spent - 1e-9  # the tree's cost per agent: its receipts'
     calls = upstreams.standin.messages_calls()
     assert calls and all("x-api-key" not in c.headers for c in calls)  # the caller's key (PAS's token) stays in PAS
     stored = _stored_text(pas.valkey_url)

@@ -199,6 +199,11 @@ class AgentHooks:
 
     # beat
 
+    def add_cost(self, agent_type: str, cost_usd: float) -> None:
+        """What a sub-agent's model calls through PAS's gateway cost (Claude Code 2.1.197 reports none itself)."""
+        if cost_usd > 0:
+            self._store.add_cost(f"agent-{agent_type}", cost_usd)
+
     def agent_type(self, agent_id: str) -> str | None:
         """The catalogue agent a Claude Code sub-agent runs as (its SubagentStart said), if PAS saw it start."""
         return self._store.run(agent_id).get("agent_type") or None

@@ -125,15 +125,24 @@ def model_list(router: ProviderRouter, aliases: list[Alias], created: str) -> An
     return AnthropicModelList(data=data, first_id=seen[0] if seen else None, last_id=seen[-1] if seen else None)
 
 
-def context_tracker(governor: TokenGovernor) -> Callable[[dict[str, Any], Provider | None], None]:
-    """The gateway's receipt observer: a Claude Code sub-agent's call with exact usage tells the token governor its
-    context now — input plus cache tokens, against the routed model's window. Never fails the call."""
+def context_tracker(
+    governor: TokenGovernor, add_cost: Callable[[str, float], None]
+) -> Callable[[dict[str, Any], Provider | None], None]:
+    """The gateway's receipt observer: a Claude Code sub-agent's call adds its cost to the agent's totals (the
+    HMI tree's cost per agent) and, with exact usage, tells the token governor its context now — input plus cache
+    tokens, against the routed model's window. Never fails the call."""
 
     def observe(receipt: dict[str, Any], provider: Provider | None) -> None:
         agent, run = receipt.get("agent") or "", receipt.get("agent_id")
         if receipt.get("surface") != "anthropic" or receipt.get("status") != "success" or not run:
             return
-        if provider is None or not receipt.get("tokens_exact") or agent.startswith(("subagent:", "session:")):
+        if provider is None or agent.startswith(("subagent:", "session:")):
+            return
+        try:
+            add_cost(agent, float(receipt.get("cost_usd") or 0.0))
+        except redis.RedisError as exc:
+            log.warning("gateway_cost_not_added", extra={"agent": agent, "error": type(exc).__name__})
+        if not receipt.get("tokens_exact"):
             return
         ctx = receipt["input_tokens"] + receipt["cache_read_input_tokens"] + receipt["cache_creation_input_tokens"]
         try:
