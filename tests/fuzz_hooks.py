@@ -79,7 +79,8 @@ def _at(spec: dict[str, Any], roots: dict[str, Any], path: str) -> list[dict[str
 def refusal_names_the_field(ctx: Any, response: Any, case: Any) -> None:
     """RELIABILITY V4: every 422 names the field path it refuses — a parameter or a path into the body schema, in
     PAS's shape (`field`, `errors[].field`), OpenAI's (`error.param`) or Anthropic's (`error.field`) — and an
-    enum's refusal lists every allowed value. An unknown field (extra_forbidden) is not looked up: its key is unknown by definition."""
+    enum's refusal lists every allowed value. An unknown field (extra_forbidden) is not looked up: its key is
+    unknown by definition."""
     if response.status_code != 422:
         return
     body = response.json()
